@@ -1,0 +1,92 @@
+"""create_app(settings): builds the services, mounts the routers and the middleware."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from codexos_server import __version__
+from codexos_server.auth.middleware import AuthRateLimitMiddleware
+from codexos_server.auth.routes import router as auth_router
+from codexos_server.config import API_PREFIX, Settings
+from codexos_server.container import Container, build_container
+from codexos_server.docs_routes import install_docs
+from codexos_server.errors import install_error_handlers
+from codexos_server.log import configure_logging
+from codexos_server.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from codexos_server.monitoring.health import router as health_router
+from codexos_server.openapi import build_openapi
+from codexos_server.users.routes import router as users_router
+from codexos_server.workspaces.routes import router as workspaces_router
+
+DESCRIPTION = """
+CodexOS: create AI agents, chain them into workflows, give them knowledge bases, share them.
+
+Authenticate with `Authorization: Bearer <access token or API key>`. Choose a workspace with
+`X-Workspace-ID` (default: your personal workspace). Every error has the envelope
+`{"error": {"code", "message", "details", "request_id"}}`; every response carries
+`X-Request-ID` and the `X-RateLimit-*` headers.
+"""
+
+# Probes must keep working when a client has spent its budget.
+RATE_LIMIT_EXEMPT = frozenset({f"{API_PREFIX}/health", f"{API_PREFIX}/ready"})
+
+
+def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
+    """Build the ASGI app. Pass a container to share services with the caller (tests, CLI)."""
+    settings = settings or Settings()
+    configure_logging(settings.log_level, settings.log_format)
+    container = container or build_container(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await container.close()
+
+    app = FastAPI(
+        title="CodexOS API",
+        version=__version__,
+        description=DESCRIPTION,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        lifespan=lifespan,
+    )
+    app.state.container = container
+    install_error_handlers(app)
+    for router in (health_router, auth_router, users_router, workspaces_router):
+        app.include_router(router, prefix=API_PREFIX)
+    install_docs(app)
+
+    def openapi() -> dict[str, Any]:
+        return build_openapi(app, DESCRIPTION)
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+    # Added innermost first: the request context wraps everything, so even an error in
+    # another middleware becomes an envelope carrying the request id.
+    app.add_middleware(
+        AuthRateLimitMiddleware,
+        authenticator=container.authenticator,
+        limits=container.request_limits,
+        exempt_paths=RATE_LIMIT_EXEMPT,
+    )
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        json_limit=settings.max_json_body_bytes,
+        upload_limit=settings.max_upload_bytes,
+    )
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["X-Request-ID", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"],
+        )
+    app.add_middleware(RequestContextMiddleware)
+    return app

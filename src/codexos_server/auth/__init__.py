@@ -1,0 +1,1 @@
+"""Identity: passwords, sessions with rotating refresh tokens, API keys, scopes, principals."""

@@ -1,0 +1,92 @@
+"""The one Settings object. Every module receives what it needs from it; none imports a global."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+API_PREFIX = "/api/v1"
+
+
+class Settings(BaseSettings):
+    """Server configuration from `CODEXOS_*` environment variables and an optional `.env` file."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CODEXOS_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    environment: Literal["development", "production", "test"] = "development"
+    data_dir: Path = Path("./data")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default: a SQLite file in the data directory."
+    )
+    database_echo: bool = False
+    database_pool_size: int = 10
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Signs tokens and encrypts secrets; default: generated once into the data dir.",
+    )
+    redis_url: str | None = None
+    broker_url: str | None = None
+
+    # Identity
+    access_token_ttl_seconds: int = 15 * 60
+    refresh_token_ttl_seconds: int = 30 * 24 * 3600
+    invitation_ttl_seconds: int = 7 * 24 * 3600
+    password_hash_time_cost: int = 3
+    password_hash_memory_kib: int = 64 * 1024
+    login_limit_per_account: str = "10 per 15 minutes"
+    login_limit_per_ip: str = "50 per 15 minutes"
+
+    # Rate limits (requests per hour)
+    rate_limit_enabled: bool = True
+    rate_limit_free: int = 100
+    rate_limit_pro: int = 1000
+    rate_limit_enterprise: int = 10_000
+    rate_limit_anonymous: int = 100
+
+    # HTTP
+    max_json_body_bytes: int = 10 * 1024 * 1024
+    max_upload_bytes: int = 50 * 1024 * 1024
+    cors_origins: list[str] = Field(default_factory=list)
+
+    # Logging
+    log_level: str = "INFO"
+    log_format: Literal["auto", "json", "console"] = "auto"
+
+    def resolved_database_url(self) -> str:
+        """The configured database URL, or the embedded SQLite file in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'codexos.db').resolve()}"
+
+    def resolved_secret_key(self) -> str:
+        """The secret key from the environment, else the one kept in the data directory.
+
+        A missing key file is generated once (0600) so that tokens survive restarts without
+        any hard-coded default.
+        """
+        if self.secret_key is not None and self.secret_key.get_secret_value():
+            return self.secret_key.get_secret_value()
+        path = self.data_dir / "secret_key"
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        # Write a private temp file, then hard-link it into place: atomic, and a concurrent
+        # first start of another process keeps whichever key won.
+        tmp = path.with_name(f".secret_key.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(64))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+        return path.read_text().strip()

@@ -1,0 +1,1 @@
+"""Database access: engine creation, the declarative base, sessions and migrations."""

@@ -1,0 +1,1 @@
+"""User accounts: profiles, roles, tiers and the admin operations on them."""

@@ -1,0 +1,1 @@
+"""Workspaces (tenants): membership, roles, invitations and ownership."""
