@@ -162,7 +162,9 @@ def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
     details = []
     for item in exc.errors():
         loc = [str(part) for part in item.get("loc", ())]
-        details.append({"field": ".".join(loc), "message": item.get("msg", ""), "type": item.get("type", "")})
+        details.append(
+            {"field": ".".join(loc), "message": item.get("msg", ""), "type": item.get("type", "")}
+        )
     return details
 
 

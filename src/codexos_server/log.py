@@ -59,4 +59,4 @@ def configure_logging(level: str = "INFO", fmt: Literal["auto", "json", "console
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
-    return structlog.stdlib.get_logger(name)  # type: ignore[no-any-return]
+    return structlog.stdlib.get_logger(name)

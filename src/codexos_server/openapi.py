@@ -25,10 +25,22 @@ _DESCRIPTIONS = {
 }
 
 _RATE_HEADERS = {
-    "X-RateLimit-Limit": {"description": "Requests allowed per hour", "schema": {"type": "integer"}},
-    "X-RateLimit-Remaining": {"description": "Requests left in this window", "schema": {"type": "integer"}},
-    "X-RateLimit-Reset": {"description": "Seconds until the window resets", "schema": {"type": "integer"}},
-    "X-Request-ID": {"description": "The request id (echoed or generated)", "schema": {"type": "string"}},
+    "X-RateLimit-Limit": {
+        "description": "Requests allowed per hour",
+        "schema": {"type": "integer"},
+    },
+    "X-RateLimit-Remaining": {
+        "description": "Requests left in this window",
+        "schema": {"type": "integer"},
+    },
+    "X-RateLimit-Reset": {
+        "description": "Seconds until the window resets",
+        "schema": {"type": "integer"},
+    },
+    "X-Request-ID": {
+        "description": "The request id (echoed or generated)",
+        "schema": {"type": "string"},
+    },
 }
 
 
@@ -57,7 +69,8 @@ def build_openapi(app: FastAPI, description: str) -> dict[str, Any]:
     )
     schema.setdefault("components", {}).setdefault("schemas", {})
     schema["components"]["schemas"].setdefault(
-        "ErrorEnvelope", ErrorEnvelope.model_json_schema(ref_template="#/components/schemas/{model}")
+        "ErrorEnvelope",
+        ErrorEnvelope.model_json_schema(ref_template="#/components/schemas/{model}"),
     )
     for defs_name, defs in ErrorEnvelope.model_json_schema().get("$defs", {}).items():
         schema["components"]["schemas"].setdefault(defs_name, defs)
@@ -104,7 +117,10 @@ def postman_collection(openapi: dict[str, Any], base_url: str) -> dict[str, Any]
             "version": openapi.get("info", {}).get("version"),
             "schema": "https://schema.getpostman.com/json/collection/v2.1.0/collection.json",
         },
-        "auth": {"type": "bearer", "bearer": [{"key": "token", "value": "{{token}}", "type": "string"}]},
+        "auth": {
+            "type": "bearer",
+            "bearer": [{"key": "token", "value": "{{token}}", "type": "string"}],
+        },
         "variable": [
             {"key": "baseUrl", "value": base_url},
             {"key": "token", "value": ""},
@@ -113,7 +129,9 @@ def postman_collection(openapi: dict[str, Any], base_url: str) -> dict[str, Any]
     }
 
 
-def _postman_item(openapi: dict[str, Any], path: str, method: str, op: dict[str, Any]) -> dict[str, Any]:
+def _postman_item(
+    openapi: dict[str, Any], path: str, method: str, op: dict[str, Any]
+) -> dict[str, Any]:
     segments = [
         f":{part[1:-1]}" if part.startswith("{") and part.endswith("}") else part
         for part in path.strip("/").split("/")
@@ -132,7 +150,9 @@ def _postman_item(openapi: dict[str, Any], path: str, method: str, op: dict[str,
             "path": segments,
             "query": query,
             "variable": [
-                {"key": p["name"], "value": ""} for p in op.get("parameters", []) if p.get("in") == "path"
+                {"key": p["name"], "value": ""}
+                for p in op.get("parameters", [])
+                if p.get("in") == "path"
             ],
         },
         "description": op.get("description") or op.get("summary", ""),

@@ -10,7 +10,7 @@ import base64
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar, Unpack
 
 from fastapi import Depends, Query
 from pydantic import BaseModel
@@ -67,7 +67,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
 
 async def paginate(
     session: AsyncSession,
-    stmt: Select[Any],
+    stmt: Select[Unpack[tuple[Any, ...]]],
     params: PageParams,
     created_col: InstrumentedAttribute[datetime],
     id_col: InstrumentedAttribute[str],
@@ -75,9 +75,7 @@ async def paginate(
     """Run `stmt` one page at a time, newest first; returns the rows and the next cursor."""
     if params.cursor:
         created, row_id = decode_cursor(params.cursor)
-        stmt = stmt.where(
-            or_(created_col < created, and_(created_col == created, id_col < row_id))
-        )
+        stmt = stmt.where(or_(created_col < created, and_(created_col == created, id_col < row_id)))
     stmt = stmt.order_by(created_col.desc(), id_col.desc()).limit(params.limit + 1)
     rows = list((await session.execute(stmt)).all())
     next_cursor = None

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 from limits import RateLimitItem, RateLimitItemPerHour, parse
 from limits.aio.storage import Storage
-from limits.storage import storage_from_string
 from limits.aio.strategies import FixedWindowRateLimiter
+from limits.storage import storage_from_string
 
 from codexos_server.config import Settings
 from codexos_server.errors import RateLimitExceeded
@@ -43,9 +43,10 @@ class RateLimiter:
 
     def __init__(self, redis_url: str | None, namespace: str = "codexos") -> None:
         uri = storage_uri(redis_url)
-        self.storage: Storage = (
-            storage_from_string(uri, key_prefix=namespace) if redis_url else storage_from_string(uri)
-        )
+        options = {"key_prefix": namespace, "implementation": "redispy"} if redis_url else {}
+        storage = storage_from_string(uri, **options)
+        assert isinstance(storage, Storage)  # an async+ URI always gives an async storage
+        self.storage = storage
         self._strategy = FixedWindowRateLimiter(self.storage)
 
     async def hit(self, item: RateLimitItem, *identifiers: str) -> RateLimitStatus:

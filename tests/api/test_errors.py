@@ -22,7 +22,9 @@ async def test_401_without_credentials(client: httpx.AsyncClient) -> None:
     assert r.headers["www-authenticate"] == "Bearer"
 
 
-async def test_403_scope_missing(make_account: Callable[..., Any], client: httpx.AsyncClient) -> None:
+async def test_403_scope_missing(
+    make_account: Callable[..., Any], client: httpx.AsyncClient
+) -> None:
     account: Account = await make_account()
     key = await account.api_key(["agents:read"])
     r = await client.get("/users/me", headers={"Authorization": f"Bearer {key}"})
@@ -30,11 +32,15 @@ async def test_403_scope_missing(make_account: Callable[..., Any], client: httpx
     assert err["details"] == {"required_scope": "profile"}
 
 
-async def test_404_unknown_route_and_unknown_id(make_account: Callable[..., Any], client: httpx.AsyncClient) -> None:
+async def test_404_unknown_route_and_unknown_id(
+    make_account: Callable[..., Any], client: httpx.AsyncClient
+) -> None:
     account: Account = await make_account()
     assert_envelope(await client.get("/no/such/route"), 404, "RESOURCE_NOT_FOUND")
     assert_envelope(await client.get("/"), 404, "RESOURCE_NOT_FOUND")
-    r = await client.get("/workspaces/00000000-0000-0000-0000-000000000000", headers=account.headers())
+    r = await client.get(
+        "/workspaces/00000000-0000-0000-0000-000000000000", headers=account.headers()
+    )
     err = assert_envelope(r, 404, "RESOURCE_NOT_FOUND")
     assert err["details"]["resource"] == "workspace"
 
@@ -56,10 +62,14 @@ async def test_409_duplicate_email(client: httpx.AsyncClient) -> None:
     assert_envelope(r, 409, "CONFLICT")
 
 
-async def test_413_oversized_body(settings_factory: Callable[..., Settings], container: Container) -> None:
+async def test_413_oversized_body(
+    settings_factory: Callable[..., Settings], container: Container
+) -> None:
     settings = settings_factory(max_json_body_bytes=1024)
     app = create_app(settings, container)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t/api/v1") as http:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t/api/v1"
+    ) as http:
         big = {"email": "a@example.com", "password": "x" * 5000}
         assert_envelope(await http.post("/auth/login", json=big), 413, "PAYLOAD_TOO_LARGE")
 
@@ -67,12 +77,16 @@ async def test_413_oversized_body(settings_factory: Callable[..., Settings], con
             for _ in range(10):
                 yield b'{"x": "' + b"y" * 500 + b'"}'
 
-        r = await http.post("/auth/login", content=chunks(), headers={"content-type": "application/json"})
+        r = await http.post(
+            "/auth/login", content=chunks(), headers={"content-type": "application/json"}
+        )
         assert_envelope(r, 413, "PAYLOAD_TOO_LARGE")
 
 
 async def test_422_lists_each_bad_field(client: httpx.AsyncClient) -> None:
-    r = await client.post("/auth/register", json={"email": "not-an-email", "password": 5, "extra": 1})
+    r = await client.post(
+        "/auth/register", json={"email": "not-an-email", "password": 5, "extra": 1}
+    )
     err = assert_envelope(r, 422, "VALIDATION_ERROR")
     fields = {d["field"] for d in err["details"]}
     assert {"body.email", "body.password", "body.extra"} <= fields
@@ -80,17 +94,32 @@ async def test_422_lists_each_bad_field(client: httpx.AsyncClient) -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    [b"{not json", b"", b"[1, 2]", b'"just a string"', b"\xff\xfe\x00garbage", b'{"email": "a@b.co", "password":'],
+    [
+        b"{not json",
+        b"",
+        b"[1, 2]",
+        b'"just a string"',
+        b"\xff\xfe\x00garbage",
+        b'{"email": "a@b.co", "password":',
+    ],
 )
 async def test_422_malformed_json(client: httpx.AsyncClient, raw: bytes) -> None:
     r = await client.post("/auth/login", content=raw, headers={"content-type": "application/json"})
     assert_envelope(r, 422, "VALIDATION_ERROR")
 
 
-async def test_422_bad_query_and_cursor(make_account: Callable[..., Any], client: httpx.AsyncClient) -> None:
+async def test_422_bad_query_and_cursor(
+    make_account: Callable[..., Any], client: httpx.AsyncClient
+) -> None:
     account: Account = await make_account()
-    assert_envelope(await client.get("/workspaces?limit=0", headers=account.headers()), 422, "VALIDATION_ERROR")
-    assert_envelope(await client.get("/workspaces?limit=abc", headers=account.headers()), 422, "VALIDATION_ERROR")
+    assert_envelope(
+        await client.get("/workspaces?limit=0", headers=account.headers()), 422, "VALIDATION_ERROR"
+    )
+    assert_envelope(
+        await client.get("/workspaces?limit=abc", headers=account.headers()),
+        422,
+        "VALIDATION_ERROR",
+    )
     r = await client.get("/workspaces?cursor=%%%garbage", headers=account.headers())
     assert_envelope(r, 422, "VALIDATION_ERROR")
 
@@ -111,7 +140,9 @@ async def test_500_hides_the_traceback(
     assert "secret internal detail" not in r.text
     assert "Traceback" not in r.text
     assert err["request_id"] == "trace-me-123"
-    logged = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    logged = [
+        json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")
+    ]
     errors = [e for e in logged if e.get("level") == "error"]
     assert errors and errors[0]["request_id"] == "trace-me-123"
     assert "secret internal detail" in errors[0]["exception"]  # the traceback goes to the log
@@ -120,7 +151,7 @@ async def test_500_hides_the_traceback(
 async def test_request_id_echoed_or_generated(client: httpx.AsyncClient) -> None:
     r = await client.get("/health", headers={"X-Request-ID": "abc-123_x.y"})
     assert r.headers["x-request-id"] == "abc-123_x.y"
-    r = await client.get("/health", headers={"X-Request-ID": "bad id with spaces;\"<>"})
+    r = await client.get("/health", headers={"X-Request-ID": 'bad id with spaces;"<>'})
     assert r.headers["x-request-id"].startswith("req_")
     r = await client.get("/health")
     assert r.headers["x-request-id"].startswith("req_")

@@ -31,13 +31,20 @@ async def test_register_login_and_get_profile(client: httpx.AsyncClient) -> None
     me = r.json()
     assert me["email"] == "your-email@example.com"
     assert me["tier"] == "free" and me["role"] == "user"
-    for header in ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset", "x-request-id"):
+    for header in (
+        "x-ratelimit-limit",
+        "x-ratelimit-remaining",
+        "x-ratelimit-reset",
+        "x-request-id",
+    ):
         assert header in r.headers
 
 
 async def test_api_key_calls_the_api_like_a_token(client: httpx.AsyncClient) -> None:
     await client.post("/auth/register", json={"email": "k@example.com", "password": PASSWORD})
-    login = (await client.post("/auth/login", json={"email": "k@example.com", "password": PASSWORD})).json()
+    login = (
+        await client.post("/auth/login", json={"email": "k@example.com", "password": PASSWORD})
+    ).json()
     r = await client.post(
         "/auth/api-keys",
         json={"name": "laptop", "scopes": ["profile"]},

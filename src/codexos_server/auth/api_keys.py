@@ -33,7 +33,9 @@ class ApiKeyService:
         if actor.scopes is not None and not covers(actor.scopes, scopes):
             raise AuthorizationFailed("A key cannot grant scopes it does not hold itself")
         key = new_api_key()
-        expires_at = utcnow() + timedelta(days=body.expires_in_days) if body.expires_in_days else None
+        expires_at = (
+            utcnow() + timedelta(days=body.expires_in_days) if body.expires_in_days else None
+        )
         async with self.db.transaction() as session:
             row = ApiKey(
                 user_id=actor.user_id,
@@ -61,7 +63,9 @@ class ApiKeyService:
     async def revoke(self, actor: Principal, key_id: str) -> ApiKeyOut:
         """Revoke a key at once. Raises: NotFound for a key the actor may not manage."""
         async with self.db.transaction() as session:
-            stmt = select(ApiKey).where(ApiKey.id == key_id, ApiKey.workspace_id == actor.workspace_id)
+            stmt = select(ApiKey).where(
+                ApiKey.id == key_id, ApiKey.workspace_id == actor.workspace_id
+            )
             if not actor.can(Action.MANAGE_KEYS):
                 stmt = stmt.where(ApiKey.user_id == actor.user_id)
             key = await session.scalar(stmt)

@@ -30,7 +30,9 @@ def current_principal(
         raise error
     principal: Principal | None = request.state.principal
     if principal is None:
-        raise AuthenticationFailed("Authentication required: send 'Authorization: Bearer <token or API key>'")
+        raise AuthenticationFailed(
+            "Authentication required: send 'Authorization: Bearer <token or API key>'"
+        )
     return principal
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import anyio
 from argon2 import PasswordHasher as _Argon2
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -13,17 +15,9 @@ MAX_PASSWORD_LENGTH = 256
 
 # The most common passwords of at least 8 characters in public breach lists.
 COMMON_PASSWORDS = frozenset(
-    """
-    password password1 password12 password123 password1234 passw0rd p@ssw0rd p@ssword
-    12345678 123456789 1234567890 0123456789 87654321 11111111 00000000 12341234 11223344
-    qwertyui qwertyuiop qwerty123 qwerty12 1q2w3e4r 1q2w3e4r5t 1qaz2wsx zaq12wsx asdfghjk
-    asdfasdf iloveyou iloveyou1 sunshine princess football baseball superman batman123
-    welcome1 welcome123 letmein1 letmein123 trustno1 abcd1234 abc12345 abcdefgh monkey123
-    dragon123 master123 shadow123 changeme changeme1 administrator admin123 admin1234
-    computer internet whatever starwars michael1 jennifer charlie1 jordan23 liverpool
-    chelsea1 arsenal1 pokemon1 1234qwer q1w2e3r4 q1w2e3r4t5 zxcvbnm1 zxcvbnmm secret123
-    test1234 testtest default1 codexos1 codexos123
-    """.split()
+    line.strip()
+    for line in (Path(__file__).parent / "common_passwords.txt").read_text().splitlines()
+    if line.strip() and not line.startswith("#")
 )
 
 
@@ -32,7 +26,12 @@ def check_password_policy(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ValidationFailed(
             "Password is too short",
-            [{"field": "password", "message": f"must be at least {MIN_PASSWORD_LENGTH} characters"}],
+            [
+                {
+                    "field": "password",
+                    "message": f"must be at least {MIN_PASSWORD_LENGTH} characters",
+                }
+            ],
         )
     if len(password) > MAX_PASSWORD_LENGTH:
         raise ValidationFailed(

@@ -10,7 +10,7 @@ from enum import StrEnum
 
 from codexos_server.auth.scopes import grants
 from codexos_server.errors import AuthorizationFailed
-from codexos_server.workspaces.permissions import Action, WorkspaceRole, role_can
+from codexos_server.workspaces.permissions import Action, WorkspaceRole, ensure_allowed, role_can
 
 
 class AuthMethod(StrEnum):
@@ -44,11 +44,7 @@ class Principal:
 
     def require(self, action: Action) -> None:
         """Raises: AuthorizationFailed if the workspace role does not allow the action."""
-        if not self.can(action):
-            raise AuthorizationFailed(
-                f"Your role '{self.workspace_role.value}' in this workspace cannot {action.value.replace('_', ' ')}",
-                {"workspace_id": self.workspace_id, "role": self.workspace_role.value, "action": action.value},
-            )
+        ensure_allowed(self.workspace_role, action, self.workspace_id)
 
     def require_admin(self) -> None:
         """Raises: AuthorizationFailed unless the user is a server admin."""

@@ -123,15 +123,21 @@ async def list_scopes() -> list[ScopeOut]:
     responses=errors(403),
 )
 async def create_api_key(
-    body: ApiKeyCreate, keys: ApiKeyServiceDep, principal: Annotated[Principal, scoped("api_keys:write")]
+    body: ApiKeyCreate,
+    keys: ApiKeyServiceDep,
+    principal: Annotated[Principal, scoped("api_keys:write")],
 ) -> ApiKeyCreated:
     """Creates a key bound to the current workspace. The key is in the response once."""
     return await keys.create(principal, body)
 
 
-@router.get("/api-keys", operation_id="api_keys_list", summary="List API keys", responses=errors(403))
+@router.get(
+    "/api-keys", operation_id="api_keys_list", summary="List API keys", responses=errors(403)
+)
 async def list_api_keys(
-    keys: ApiKeyServiceDep, page: PageParamsDep, principal: Annotated[Principal, scoped("api_keys:read")]
+    keys: ApiKeyServiceDep,
+    page: PageParamsDep,
+    principal: Annotated[Principal, scoped("api_keys:read")],
 ) -> Page[ApiKeyOut]:
     """Your keys in the current workspace (every member's, for workspace admins)."""
     return await keys.list(principal, page)

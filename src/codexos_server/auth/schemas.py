@@ -58,7 +58,7 @@ class TokenPair(BaseModel):
         }
     )
     access_token: str
-    token_type: Literal["bearer"] = "bearer"
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth token type, not a secret
     expires_in: int = Field(description="Seconds until the access token expires")
     refresh_token: str
 
@@ -83,7 +83,9 @@ class ApiKeyCreate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
-            "examples": [{"name": "ci", "scopes": ["agents:read", "agents:execute"], "expires_in_days": 90}]
+            "examples": [
+                {"name": "ci", "scopes": ["agents:read", "agents:execute"], "expires_in_days": 90}
+            ]
         },
     )
     name: str = Field(min_length=1, max_length=200)

@@ -63,11 +63,8 @@ def _is_known(scope: str) -> bool:
 
 def grants(granted: Iterable[str], needed: str) -> bool:
     """True if a set of granted scopes (wildcards included) covers `needed`."""
-    family = needed.split(":", 1)[0]
-    for scope in granted:
-        if scope in (needed, "*") or scope == f"{family}:*":
-            return True
-    return False
+    family_wildcard = needed.split(":", 1)[0] + ":*"
+    return any(scope in (needed, "*", family_wildcard) for scope in granted)
 
 
 def covers(granted: Iterable[str], requested: Iterable[str]) -> bool:

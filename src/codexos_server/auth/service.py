@@ -131,7 +131,9 @@ class AuthService:
                     raise AuthenticationFailed("Invalid refresh token")
                 session_ids.add(sid)
             if not session_ids:
-                raise AuthenticationFailed("Nothing to log out: send a refresh token or a session's access token")
+                raise AuthenticationFailed(
+                    "Nothing to log out: send a refresh token or a session's access token"
+                )
             await session.execute(
                 update(AuthSession)
                 .where(AuthSession.id.in_(session_ids), AuthSession.revoked_at.is_(None))
@@ -145,15 +147,21 @@ class AuthService:
         password), ValidationFailed (policy).
         """
         if actor.method is not AuthMethod.SESSION:
-            raise AuthorizationFailed("Changing the password needs a logged-in session, not an API key")
+            raise AuthorizationFailed(
+                "Changing the password needs a logged-in session, not an API key"
+            )
         check_password_policy(body.new_password)
         async with self.db.read() as session:
-            current_hash = await session.scalar(select(User.password_hash).where(User.id == actor.user_id))
+            current_hash = await session.scalar(
+                select(User.password_hash).where(User.id == actor.user_id)
+            )
         if not await self.hasher.verify(current_hash, body.current_password):
             raise AuthenticationFailed("Current password is incorrect")
         new_hash = await self.hasher.hash(body.new_password)
         async with self.db.transaction() as session:
-            await session.execute(update(User).where(User.id == actor.user_id).values(password_hash=new_hash))
+            await session.execute(
+                update(User).where(User.id == actor.user_id).values(password_hash=new_hash)
+            )
             await session.execute(
                 update(AuthSession)
                 .where(

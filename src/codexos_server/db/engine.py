@@ -18,7 +18,7 @@ from sqlalchemy import event
 from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_dbapi
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import AsyncAdaptedQueuePool, NullPool
 
 from codexos_server.log import get_logger
 
@@ -43,7 +43,7 @@ def sqlite_module() -> ModuleType:
     if hasattr(sqlite3.Connection, "enable_load_extension"):
         return sqlite3
     try:
-        import pysqlite3.dbapi2 as pysqlite3  # noqa: PLC0415 - optional platform dependency
+        import pysqlite3.dbapi2 as pysqlite3
 
         return pysqlite3  # type: ignore[no-any-return]
     except ImportError:
@@ -63,7 +63,7 @@ def _load_sqlite_vec(conn: Any) -> bool:
     if not hasattr(conn, "enable_load_extension"):
         return False
     try:
-        import sqlite_vec  # noqa: PLC0415 - optional at import time, required for RAG
+        import sqlite_vec
 
         conn.enable_load_extension(True)
         sqlite_vec.load(conn)
@@ -74,7 +74,7 @@ def _load_sqlite_vec(conn: Any) -> bool:
     return True
 
 
-def _sqlite_engine(url: str, echo: bool) -> AsyncEngine:
+def _sqlite_engine(url: str, echo: bool, pool_size: int) -> AsyncEngine:
     module = sqlite_module()
     database = make_url(url).database or ":memory:"
     if database != ":memory:":
@@ -90,12 +90,20 @@ def _sqlite_engine(url: str, echo: bool) -> AsyncEngine:
         conn._thread.daemon = True  # never keep the interpreter alive at exit
         return await conn
 
+    # The URL handed to SQLAlchemy has no path (the creator opens the file), so the pool
+    # class must be explicit: left alone, SQLAlchemy would take it for :memory: and share ONE
+    # connection between all sessions (a StaticPool).
+    pool: dict[str, Any] = (
+        {"poolclass": NullPool}
+        if database == ":memory:"
+        else {"poolclass": AsyncAdaptedQueuePool, "pool_size": pool_size, "max_overflow": pool_size}
+    )
     engine = create_async_engine(
         "sqlite+aiosqlite://",
         async_creator=creator,
         module=_AiosqliteDBAPI(aiosqlite, module),
         echo=echo,
-        poolclass=NullPool if database == ":memory:" else None,
+        **pool,
     )
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -121,7 +129,7 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Async
     """Create the async engine for a `sqlite+aiosqlite://` or `postgresql+asyncpg://` URL."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(url, echo)
+        return _sqlite_engine(url, echo, pool_size)
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+asyncpg")
     return create_async_engine(

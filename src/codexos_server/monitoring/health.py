@@ -47,7 +47,9 @@ async def ready(request: Request) -> Readiness:
     except (SQLAlchemyError, OSError) as exc:
         checks["database"] = f"error: {type(exc).__name__}"
     if container.settings.redis_url:
-        client = Redis.from_url(container.settings.redis_url, socket_connect_timeout=2, socket_timeout=2)
+        client = Redis.from_url(
+            container.settings.redis_url, socket_connect_timeout=2, socket_timeout=2
+        )
         try:
             await client.ping()
             checks["redis"] = "ok"

@@ -52,7 +52,9 @@ async def delete_me(users: UserServiceDep, principal: ProfileActor) -> None:
 
 
 @router.get("", operation_id="users_list", summary="List users (admin)", responses=errors(403))
-async def list_users(users: UserServiceDep, page: PageParamsDep, principal: AdminActor) -> Page[UserOut]:
+async def list_users(
+    users: UserServiceDep, page: PageParamsDep, principal: AdminActor
+) -> Page[UserOut]:
     return await users.list_users(principal, page)
 
 

@@ -58,10 +58,20 @@ class UserUpdate(BaseModel):
 
 class UserAdminUpdate(BaseModel):
     model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"tier": "enterprise", "rate_limit_per_hour": 50000}]}
+        extra="forbid",
+        json_schema_extra={"examples": [{"tier": "enterprise", "rate_limit_per_hour": 50000}]},
     )
 
     role: UserRole | None = None
     tier: Tier | None = None
-    rate_limit_per_hour: int | None = Field(default=None, ge=1, le=100_000_000)
+    rate_limit_per_hour: int | None = Field(
+        default=None, ge=1, le=100_000_000, description="null clears a custom limit"
+    )
     is_disabled: bool | None = None
+
+    @field_validator("role", "tier", "is_disabled", mode="before")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("may be omitted but not null")
+        return value

@@ -28,7 +28,10 @@ class UserService:
     async def create(
         self, email: str, password: str, name: str | None = None, role: UserRole = UserRole.USER
     ) -> UserOut:
-        """Register an account. Raises: ValidationFailed (password policy), Conflict (email taken)."""
+        """Register an account.
+
+        Raises: ValidationFailed (password policy), Conflict (email taken).
+        """
         check_password_policy(password)
         email = normalise_email(email)
         password_hash = await self.hasher.hash(password)
@@ -109,7 +112,9 @@ class UserService:
             if user is None or user.deleted_at is not None:
                 raise NotFound("user", user_id)
             changes = body.model_dump(exclude_unset=True)
-            if user.id == actor.user_id and (changes.get("role") == UserRole.USER or changes.get("is_disabled")):
+            if user.id == actor.user_id and (
+                changes.get("role") == UserRole.USER or changes.get("is_disabled")
+            ):
                 raise Conflict("Admins cannot demote or disable themselves")
             for field, value in changes.items():
                 setattr(user, field, value.value if hasattr(value, "value") else value)

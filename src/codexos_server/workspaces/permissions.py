@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from codexos_server.errors import AuthorizationFailed
+
 
 class WorkspaceRole(StrEnum):
     OWNER = "owner"
@@ -46,8 +48,22 @@ PERMISSIONS: dict[WorkspaceRole, frozenset[Action]] = {
     WorkspaceRole.OWNER: _OWNER,
 }
 
-RANK = {WorkspaceRole.VIEWER: 0, WorkspaceRole.MEMBER: 1, WorkspaceRole.ADMIN: 2, WorkspaceRole.OWNER: 3}
+RANK = {
+    WorkspaceRole.VIEWER: 0,
+    WorkspaceRole.MEMBER: 1,
+    WorkspaceRole.ADMIN: 2,
+    WorkspaceRole.OWNER: 3,
+}
 
 
 def role_can(role: WorkspaceRole, action: Action) -> bool:
     return action in PERMISSIONS[role]
+
+
+def ensure_allowed(role: WorkspaceRole, action: Action, workspace_id: str) -> None:
+    """Raises: AuthorizationFailed naming the role and the refused action."""
+    if not role_can(role, action):
+        raise AuthorizationFailed(
+            f"Your role '{role.value}' in this workspace cannot {action.value.replace('_', ' ')}",
+            {"workspace_id": workspace_id, "role": role.value, "action": action.value},
+        )

@@ -62,7 +62,9 @@ async def create_workspace(
     summary="Get a workspace",
     responses=errors(404),
 )
-async def get_workspace(workspace_id: str, service: WorkspaceServiceDep, principal: Reader) -> WorkspaceOut:
+async def get_workspace(
+    workspace_id: str, service: WorkspaceServiceDep, principal: Reader
+) -> WorkspaceOut:
     return await service.get(principal, workspace_id)
 
 
@@ -85,7 +87,9 @@ async def update_workspace(
     summary="Delete a workspace and everything in it (owner)",
     responses=errors(403, 404, 409),
 )
-async def delete_workspace(workspace_id: str, service: WorkspaceServiceDep, principal: Writer) -> None:
+async def delete_workspace(
+    workspace_id: str, service: WorkspaceServiceDep, principal: Writer
+) -> None:
     await service.delete(principal, workspace_id)
 
 
@@ -120,7 +124,11 @@ async def list_members(
     responses=errors(403, 404, 409),
 )
 async def update_member(
-    workspace_id: str, user_id: str, body: MemberUpdate, service: WorkspaceServiceDep, principal: Writer
+    workspace_id: str,
+    user_id: str,
+    body: MemberUpdate,
+    service: WorkspaceServiceDep,
+    principal: Writer,
 ) -> MemberOut:
     return await service.update_member(principal, workspace_id, user_id, body)
 

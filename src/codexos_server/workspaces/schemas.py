@@ -10,7 +10,9 @@ from codexos_server.workspaces.permissions import WorkspaceRole
 
 
 class WorkspaceCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"name": "Research team"}]})
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"name": "Research team"}]}
+    )
     name: str = Field(min_length=1, max_length=200)
 
 

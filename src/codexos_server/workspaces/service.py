@@ -12,11 +12,11 @@ from codexos_server.auth.principal import AuthMethod, Principal
 from codexos_server.auth.tokens import random_token, sha256_hex
 from codexos_server.db.base import utcnow
 from codexos_server.db.database import Database
-from codexos_server.errors import AuthorizationFailed, Conflict, NotFound
+from codexos_server.errors import Conflict, NotFound
 from codexos_server.pagination import Page, PageParams, paginate
 from codexos_server.users.models import User
 from codexos_server.workspaces.models import Invitation, Workspace, WorkspaceMember
-from codexos_server.workspaces.permissions import Action, WorkspaceRole, role_can
+from codexos_server.workspaces.permissions import Action, WorkspaceRole, ensure_allowed
 from codexos_server.workspaces.schemas import (
     InvitationCreate,
     InvitationCreated,
@@ -48,10 +48,16 @@ def _invitation_out(inv: Invitation) -> InvitationOut:
 
 async def create_personal_workspace(session: AsyncSession, user: User) -> Workspace:
     """The workspace every user gets at registration, owned by them."""
-    ws = Workspace(name=f"{user.name or user.email.split('@')[0]}'s workspace", is_personal=True, owner_id=user.id)
+    ws = Workspace(
+        name=f"{user.name or user.email.split('@')[0]}'s workspace",
+        is_personal=True,
+        owner_id=user.id,
+    )
     session.add(ws)
     await session.flush()
-    session.add(WorkspaceMember(workspace_id=ws.id, user_id=user.id, role=WorkspaceRole.OWNER.value))
+    session.add(
+        WorkspaceMember(workspace_id=ws.id, user_id=user.id, role=WorkspaceRole.OWNER.value)
+    )
     return ws
 
 
@@ -61,12 +67,14 @@ async def release_user(session: AsyncSession, user_id: str) -> None:
     Their personal workspace, and shared ones where they are the only member, are deleted.
     Raises: Conflict if they own a workspace others still use (transfer it first).
     """
-    owned = (await session.execute(select(Workspace).where(Workspace.owner_id == user_id))).scalars()
+    owned = (
+        await session.execute(select(Workspace).where(Workspace.owner_id == user_id))
+    ).scalars()
     for ws in list(owned):
         others = await session.scalar(
-            select(func.count()).select_from(WorkspaceMember).where(
-                WorkspaceMember.workspace_id == ws.id, WorkspaceMember.user_id != user_id
-            )
+            select(func.count())
+            .select_from(WorkspaceMember)
+            .where(WorkspaceMember.workspace_id == ws.id, WorkspaceMember.user_id != user_id)
         )
         if others and not ws.is_personal:
             raise Conflict(
@@ -106,11 +114,7 @@ class WorkspaceService:
         self, session: AsyncSession, actor: Principal, workspace_id: str, action: Action
     ) -> tuple[Workspace, WorkspaceRole]:
         ws, role = await self._member(session, actor, workspace_id)
-        if not role_can(role, action):
-            raise AuthorizationFailed(
-                f"Your role '{role.value}' in this workspace cannot {action.value.replace('_', ' ')}",
-                {"workspace_id": workspace_id, "role": role.value, "action": action.value},
-            )
+        ensure_allowed(role, action, workspace_id)
         return ws, role
 
     async def list_mine(self, actor: Principal, params: PageParams) -> Page[WorkspaceOut]:
@@ -133,7 +137,9 @@ class WorkspaceService:
             session.add(ws)
             await session.flush()
             session.add(
-                WorkspaceMember(workspace_id=ws.id, user_id=actor.user_id, role=WorkspaceRole.OWNER.value)
+                WorkspaceMember(
+                    workspace_id=ws.id, user_id=actor.user_id, role=WorkspaceRole.OWNER.value
+                )
             )
             return _out(ws, WorkspaceRole.OWNER.value)
 
@@ -142,7 +148,9 @@ class WorkspaceService:
             ws, role = await self._member(session, actor, workspace_id)
             return _out(ws, role.value)
 
-    async def update(self, actor: Principal, workspace_id: str, body: WorkspaceUpdate) -> WorkspaceOut:
+    async def update(
+        self, actor: Principal, workspace_id: str, body: WorkspaceUpdate
+    ) -> WorkspaceOut:
         async with self.db.transaction() as session:
             ws, role = await self._allowed(session, actor, workspace_id, Action.UPDATE_WORKSPACE)
             if body.name is not None:
@@ -173,7 +181,11 @@ class WorkspaceService:
             )
             items = [
                 MemberOut(
-                    user_id=m.user_id, email=email, name=name, role=WorkspaceRole(m.role), joined_at=m.created_at
+                    user_id=m.user_id,
+                    email=email,
+                    name=name,
+                    role=WorkspaceRole(m.role),
+                    joined_at=m.created_at,
                 )
                 for m, email, name in rows
             ]
@@ -203,7 +215,11 @@ class WorkspaceService:
             member.role = body.role.value
             user = await session.get_one(User, user_id)
             return MemberOut(
-                user_id=user_id, email=user.email, name=user.name, role=body.role, joined_at=member.created_at
+                user_id=user_id,
+                email=user.email,
+                name=user.name,
+                role=body.role,
+                joined_at=member.created_at,
             )
 
     async def remove_member(self, actor: Principal, workspace_id: str, user_id: str) -> None:
@@ -248,7 +264,9 @@ class WorkspaceService:
         async with self.db.transaction() as session:
             ws, _ = await self._allowed(session, actor, workspace_id, Action.MANAGE_MEMBERS)
             if ws.is_personal:
-                raise Conflict("Personal workspaces cannot have other members; create a shared workspace")
+                raise Conflict(
+                    "Personal workspaces cannot have other members; create a shared workspace"
+                )
             already = await session.scalar(
                 select(WorkspaceMember.id)
                 .join(User, User.id == WorkspaceMember.user_id)
@@ -286,10 +304,14 @@ class WorkspaceService:
         async with self.db.read() as session:
             await self._allowed(session, actor, workspace_id, Action.MANAGE_MEMBERS)
             stmt = select(Invitation).where(Invitation.workspace_id == workspace_id)
-            rows, cursor = await paginate(session, stmt, params, Invitation.created_at, Invitation.id)
+            rows, cursor = await paginate(
+                session, stmt, params, Invitation.created_at, Invitation.id
+            )
             return Page(items=[_invitation_out(r[0]) for r in rows], next_cursor=cursor)
 
-    async def revoke_invitation(self, actor: Principal, workspace_id: str, invitation_id: str) -> None:
+    async def revoke_invitation(
+        self, actor: Principal, workspace_id: str, invitation_id: str
+    ) -> None:
         async with self.db.transaction() as session:
             await self._allowed(session, actor, workspace_id, Action.MANAGE_MEMBERS)
             inv = await session.scalar(
@@ -309,7 +331,9 @@ class WorkspaceService:
         Conflict if it has expired or the actor is already a member.
         """
         async with self.db.transaction() as session:
-            inv = await session.scalar(select(Invitation).where(Invitation.token_hash == sha256_hex(token)))
+            inv = await session.scalar(
+                select(Invitation).where(Invitation.token_hash == sha256_hex(token))
+            )
             if (
                 inv is None
                 or inv.accepted_at is not None
@@ -330,6 +354,8 @@ class WorkspaceService:
                 raise Conflict("You are already a member of this workspace")
             inv.accepted_at = now
             inv.accepted_by_id = actor.user_id
-            session.add(WorkspaceMember(workspace_id=inv.workspace_id, user_id=actor.user_id, role=inv.role))
+            session.add(
+                WorkspaceMember(workspace_id=inv.workspace_id, user_id=actor.user_id, role=inv.role)
+            )
             ws = await session.get_one(Workspace, inv.workspace_id)
             return _out(ws, inv.role)
