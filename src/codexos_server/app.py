@@ -16,6 +16,7 @@ from codexos_server.config import API_PREFIX, Settings
 from codexos_server.container import Container, build_container
 from codexos_server.docs_routes import install_docs
 from codexos_server.errors import install_error_handlers
+from codexos_server.jobs.routes import router as jobs_router
 from codexos_server.log import configure_logging
 from codexos_server.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from codexos_server.monitoring.health import router as health_router
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await container.start()
         yield
         await container.close()
 
@@ -58,7 +60,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     )
     app.state.container = container
     install_error_handlers(app)
-    for router in (health_router, auth_router, users_router, workspaces_router):
+    for router in (health_router, auth_router, users_router, workspaces_router, jobs_router):
         app.include_router(router, prefix=API_PREFIX)
     install_docs(app)
 

@@ -15,6 +15,7 @@ from codexos_server.container import build_container
 from codexos_server.db.database import Database
 from codexos_server.db.migrate import current_revision, head_revision, upgrade
 from codexos_server.errors import AppError
+from codexos_server.jobs.worker import run_worker
 from codexos_server.log import configure_logging
 from codexos_server.users.models import Tier, UserRole
 
@@ -67,6 +68,16 @@ def serve(
         log_config=None,
         proxy_headers=True,
     )
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[int, typer.Option(min=1, max=1000, help="Jobs run at once")] = 4,
+) -> None:
+    """Run background jobs (agent runs, ingestion, workflow steps) until stopped."""
+    settings = Settings().model_copy(update={"job_concurrency": concurrency})
+    configure_logging(settings.log_level, settings.log_format)
+    asyncio.run(run_worker(settings))
 
 
 @app.command()

@@ -55,6 +55,22 @@ class Settings(BaseSettings):
     max_upload_bytes: int = 50 * 1024 * 1024
     cors_origins: list[str] = Field(default_factory=list)
 
+    # Events
+    event_replay_size: int = Field(default=1000, description="Events kept per channel for replay")
+
+    # Jobs
+    job_concurrency: int = Field(default=4, description="Jobs run at once by the inline runner")
+    job_lease_seconds: float = 30.0
+    job_heartbeat_seconds: float = 10.0
+    job_poll_seconds: float = Field(default=1.0, description="How often idle runners look for due jobs")
+    job_reaper_seconds: float = 5.0
+    job_cancel_grace_seconds: float = Field(
+        default=10.0, description="A running job that ignores cancellation is stopped after this"
+    )
+    job_modules: list[str] = Field(
+        default_factory=list, description="Extra modules that register job kinds (plugins)"
+    )
+
     # Logging
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"

@@ -98,6 +98,7 @@ TAGS = [
     {"name": "auth", "description": "Registration, login, tokens, API keys and scopes"},
     {"name": "users", "description": "Your profile; user administration for admins"},
     {"name": "workspaces", "description": "Workspaces, members, roles and invitations"},
+    {"name": "jobs", "description": "Background jobs: status, results, cancellation"},
     {"name": "system", "description": "Health, readiness and API documentation"},
 ]
 

@@ -2,9 +2,10 @@
 
 from codexos_server.auth import models as auth_models
 from codexos_server.db.base import Base
+from codexos_server.jobs import models as jobs_models
 from codexos_server.users import models as users_models
 from codexos_server.workspaces import models as workspaces_models
 
 metadata = Base.metadata
 
-__all__ = ["auth_models", "metadata", "users_models", "workspaces_models"]
+__all__ = ["auth_models", "jobs_models", "metadata", "users_models", "workspaces_models"]

@@ -1,0 +1,28 @@
+"""Job lifecycle events, published on `job:{id}` and on the job's `workspace:{id}`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from codexos_server.events.bus import EventBus
+
+# One process-wide channel that tells runners a job they may be running was cancelled, so a
+# cancellation reaches the handler at once instead of at the next heartbeat.
+CANCEL_CHANNEL = "jobs:cancel"
+
+
+def job_channel(job_id: str) -> str:
+    return f"job:{job_id}"
+
+
+async def publish_job_event(
+    events: EventBus,
+    job_id: str,
+    workspace_id: str | None,
+    type: str,
+    data: dict[str, Any] | None = None,
+) -> None:
+    payload = {"job_id": job_id, **(data or {})}
+    await events.publish(job_channel(job_id), type, payload)
+    if workspace_id:
+        await events.publish(f"workspace:{workspace_id}", type, payload)

@@ -1,0 +1,300 @@
+"""The job runner: N execution loops, a reaper, and the handling of one job end to end.
+
+Loops take job ids offered by the queue adapter (the doorbell) and, when idle, poll the
+table for due jobs — so retries with backoff, jobs re-queued by the reaper and jobs whose
+doorbell was lost all run without any broker involvement.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import socket
+import time
+from datetime import timedelta
+from typing import Any
+
+from codexos_server.config import Settings
+from codexos_server.db.base import new_id, utcnow
+from codexos_server.events.bus import EventBus, Subscription
+from codexos_server.jobs.context import JobCancelled, JobContext, JobFailed
+from codexos_server.jobs.events import CANCEL_CHANNEL, publish_job_event
+from codexos_server.jobs.models import JobStatus
+from codexos_server.jobs.registry import JOB_KINDS, JobKind
+from codexos_server.jobs.store import ClaimedJob, JobStore
+from codexos_server.log import get_logger
+
+log = get_logger("codexos.jobs")
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{new_id()[:8]}"
+
+
+class _Running:
+    """The bookkeeping of one job being executed."""
+
+    def __init__(self, job: ClaimedJob, ctx: JobContext) -> None:
+        self.job = job
+        self.ctx = ctx
+        self.task: asyncio.Task[Any] | None = None
+        self.lease_lost = False
+        self.forced_cancel = False
+        self.cancel_seen_at: float | None = None
+
+    def request_cancel(self) -> None:
+        if not self.ctx._cancel.is_set():
+            self.ctx._cancel.set()
+            self.cancel_seen_at = time.monotonic()
+
+
+class JobRunner:
+    """Executes jobs in this process."""
+
+    def __init__(
+        self,
+        store: JobStore,
+        events: EventBus,
+        settings: Settings,
+        *,
+        concurrency: int,
+        kinds: dict[str, JobKind] = JOB_KINDS,
+    ) -> None:
+        self.store = store
+        self.events = events
+        self.kinds = kinds
+        self.concurrency = concurrency
+        self.worker_id = worker_name()
+        self.lease = settings.job_lease_seconds
+        self.heartbeat_every = settings.job_heartbeat_seconds
+        self.poll_every = settings.job_poll_seconds
+        self.reap_every = settings.job_reaper_seconds
+        self.cancel_grace = settings.job_cancel_grace_seconds
+        self.services: Any = None  # the Container, set once it is built
+        self._inbox: asyncio.Queue[str] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._running: dict[str, _Running] = {}
+        self._cancel_sub: Subscription | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the loops. Jobs left queued, due or orphaned by a crash are picked up."""
+        self._cancel_sub = await self.events.subscribe(CANCEL_CHANNEL)
+        self._tasks = [
+            asyncio.create_task(self._loop(i), name=f"job-loop-{i}")
+            for i in range(self.concurrency)
+        ]
+        self._tasks.append(asyncio.create_task(self._reaper(), name="job-reaper"))
+        self._tasks.append(
+            asyncio.create_task(self._watch_cancels(self._cancel_sub), name="job-cancels")
+        )
+        log.info("job runner started", worker=self.worker_id, concurrency=self.concurrency)
+
+    async def stop(self) -> None:
+        """Stop at once; jobs in flight are handed back to the queue (attempt not counted)."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        if self._cancel_sub is not None:
+            await self._cancel_sub.close()
+
+    def offer(self, job_id: str) -> None:
+        """A doorbell: this job is probably ready."""
+        self._inbox.put_nowait(job_id)
+
+    # -- loops -------------------------------------------------------------------------
+
+    async def _loop(self, index: int) -> None:
+        busy = False
+        while True:
+            job_id: str | None = None
+            try:
+                job_id = self._inbox.get_nowait()
+            except asyncio.QueueEmpty:
+                if not busy:
+                    with contextlib.suppress(TimeoutError):
+                        job_id = await asyncio.wait_for(self._inbox.get(), self.poll_every)
+            try:
+                claimed = await self.store.claim(
+                    self.worker_id, self.lease, self.kinds.keys(), job_id
+                )
+                busy = claimed is not None
+                if claimed is not None:
+                    await self._execute(claimed)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the database may be away for a moment; never let a loop die
+                log.exception("job loop error", loop=index)
+                busy = False
+                await asyncio.sleep(min(5.0, self.poll_every * 2))
+
+    async def _reaper(self) -> None:
+        while True:
+            try:
+                reaped = await self.store.reap()
+                for job_id in reaped.requeued:
+                    log.warning("re-queued a job whose worker stopped responding", job_id=job_id)
+                    self.offer(job_id)
+                for job_id, workspace in reaped.failed:
+                    await publish_job_event(
+                        self.events, job_id, workspace, "job.failed", {"error": "worker lost"}
+                    )
+                for job_id, workspace in reaped.cancelled:
+                    await publish_job_event(self.events, job_id, workspace, "job.cancelled", {})
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("job reaper error")
+            await asyncio.sleep(self.reap_every)
+
+    async def _watch_cancels(self, sub: Subscription) -> None:
+        async for event in sub:
+            running = self._running.get(str(event.data.get("job_id")))
+            if running is not None:
+                running.request_cancel()
+
+    # -- one job -----------------------------------------------------------------------
+
+    async def _execute(self, job: ClaimedJob) -> None:
+        kind = self.kinds[job.kind]
+
+        async def report(data: dict[str, Any]) -> None:
+            await self.store.progress(job.id, self.worker_id, data)
+            await publish_job_event(self.events, job.id, job.workspace_id, "job.progress", data)
+
+        ctx = JobContext(
+            job_id=job.id,
+            kind=job.kind,
+            payload=job.payload,
+            attempt=job.attempt,
+            max_attempts=job.max_attempts,
+            workspace_id=job.workspace_id,
+            user_id=job.user_id,
+            services=self.services,
+            _report=report,
+        )
+        running = _Running(job, ctx)
+        self._running[job.id] = running
+        await publish_job_event(
+            self.events, job.id, job.workspace_id, "job.started", {"attempt": job.attempt}
+        )
+        running.task = asyncio.create_task(asyncio.wait_for(kind.handler(ctx), kind.timeout))
+        heartbeat = asyncio.create_task(self._heartbeat(running))
+        try:
+            await self._settle(running, kind)
+        finally:
+            heartbeat.cancel()
+            self._running.pop(job.id, None)
+
+    async def _settle(self, running: _Running, kind: JobKind) -> None:
+        job, task = running.job, running.task
+        assert task is not None
+        try:
+            result = await task
+        except JobCancelled:
+            await self._finish(job, JobStatus.CANCELLED)
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():  # the runner is stopping
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
+                await asyncio.shield(self.store.release(job.id, self.worker_id))
+                raise
+            if running.lease_lost:
+                log.warning("lost the lease of a job; another worker owns it now", job_id=job.id)
+            elif running.forced_cancel:
+                await self._finish(job, JobStatus.CANCELLED)
+        except TimeoutError:
+            await self._failed(
+                job,
+                kind,
+                {"type": "Timeout", "message": f"timed out after {kind.timeout:g} s"},
+                True,
+            )
+        except JobFailed as exc:
+            await self._failed(job, kind, {"type": "JobFailed", "message": str(exc)}, exc.retry)
+        except Exception as exc:
+            log.warning(
+                "job attempt failed",
+                job_id=job.id,
+                kind=job.kind,
+                attempt=job.attempt,
+                error=repr(exc),
+            )
+            await self._failed(
+                job, kind, {"type": type(exc).__name__, "message": str(exc)[:2000]}, True
+            )
+        else:
+            try:
+                json.dumps(result)
+            except (TypeError, ValueError):
+                await self._failed(
+                    job, kind, {"type": "BadResult", "message": "result is not JSON"}, False
+                )
+                return
+            await self._finish(job, JobStatus.SUCCEEDED, result=result)
+
+    async def _finish(
+        self,
+        job: ClaimedJob,
+        status: JobStatus,
+        *,
+        result: Any = None,
+        error: dict[str, Any] | None = None,
+    ) -> None:
+        if await self.store.finish(job.id, self.worker_id, status, result=result, error=error):
+            data: dict[str, Any] = {"attempt": job.attempt}
+            if error:
+                data["error"] = error
+            await publish_job_event(
+                self.events, job.id, job.workspace_id, f"job.{status.value}", data
+            )
+
+    async def _failed(
+        self, job: ClaimedJob, kind: JobKind, error: dict[str, Any], retry: bool
+    ) -> None:
+        error = {**error, "attempt": job.attempt}
+        if retry and job.attempt < job.max_attempts:
+            delay = kind.backoff(job.attempt)
+            if await self.store.retry_later(
+                job.id, self.worker_id, error, utcnow() + timedelta(seconds=delay)
+            ):
+                await publish_job_event(
+                    self.events,
+                    job.id,
+                    job.workspace_id,
+                    "job.retrying",
+                    {"error": error, "retry_in": round(delay, 3)},
+                )
+            return
+        await self._finish(job, JobStatus.FAILED, error=error)
+
+    async def _heartbeat(self, running: _Running) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat_every)
+            try:
+                state = await self.store.heartbeat(running.job.id, self.worker_id, self.lease)
+            except Exception:
+                log.exception("heartbeat failed", job_id=running.job.id)
+                continue
+            assert running.task is not None
+            if state is None:
+                running.lease_lost = True
+                running.task.cancel()
+                return
+            if state:
+                running.request_cancel()
+            if (
+                running.cancel_seen_at
+                and time.monotonic() - running.cancel_seen_at > self.cancel_grace
+            ):
+                running.forced_cancel = True
+                running.task.cancel()
+                return
