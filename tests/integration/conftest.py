@@ -60,6 +60,7 @@ class Workers:
 
     def __init__(self, tmp: Path, env: dict[str, str]) -> None:
         self.tmp = tmp
+        tmp.mkdir(parents=True, exist_ok=True)
         self.env = env
         self.procs: list[subprocess.Popen[bytes]] = []
 
