@@ -26,7 +26,7 @@ class Settings(BaseSettings):
         default=None, description="SQLAlchemy URL; default: a SQLite file in the data directory."
     )
     database_echo: bool = False
-    database_pool_size: int = 10
+    database_pool_size: int = 20
     secret_key: SecretStr | None = Field(
         default=None,
         description="Signs tokens and encrypts secrets; default: generated once into the data dir.",

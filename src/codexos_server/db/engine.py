@@ -96,7 +96,7 @@ def _sqlite_engine(url: str, echo: bool, pool_size: int) -> AsyncEngine:
     pool: dict[str, Any] = (
         {"poolclass": NullPool}
         if database == ":memory:"
-        else {"poolclass": AsyncAdaptedQueuePool, "pool_size": pool_size, "max_overflow": pool_size}
+        else {"poolclass": AsyncAdaptedQueuePool, "pool_size": pool_size, "max_overflow": 0}
     )
     engine = create_async_engine(
         "sqlite+aiosqlite://",
@@ -125,15 +125,18 @@ def _sqlite_engine(url: str, echo: bool, pool_size: int) -> AsyncEngine:
     return engine
 
 
-def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> AsyncEngine:
+def create_engine(url: str, *, echo: bool = False, pool_size: int = 20) -> AsyncEngine:
     """Create the async engine for a `sqlite+aiosqlite://` or `postgresql+asyncpg://` URL."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url, echo, pool_size)
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+asyncpg")
+    # No overflow: under a burst, callers wait for one of `pool_size` warm connections
+    # instead of opening and closing extra ones (a PostgreSQL connect costs more than the
+    # query). Recycling replaces the per-checkout pre-ping round trip.
     return create_async_engine(
-        parsed, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+        parsed, echo=echo, pool_size=pool_size, max_overflow=0, pool_timeout=30, pool_recycle=1800
     )
 
 

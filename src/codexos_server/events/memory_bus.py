@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict, deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from codexos_server.events.bus import Event, Subscription, now_iso
@@ -40,6 +40,11 @@ class MemoryEventBus:
         for sub in list(self._subscribers.get(channel, ())):
             sub.deliver(event)
         return event
+
+    async def publish_many(
+        self, channels: Sequence[str], type: str, data: Mapping[str, Any]
+    ) -> list[Event]:
+        return [await self.publish(channel, type, data) for channel in channels]
 
     async def subscribe(
         self, channel: str, after_seq: int | None = None, max_queue: int = 1000

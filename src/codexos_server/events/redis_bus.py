@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
@@ -22,16 +22,23 @@ from codexos_server.log import get_logger
 
 log = get_logger("codexos.events")
 
+# KEYS: (seq, buffer, pubsub channel) per channel; ARGV: type, data, ts, replay size, ttl,
+# then each channel's name as JSON. Returns the seq assigned on each channel.
 _PUBLISH = """
-local seq = redis.call('INCR', KEYS[1])
-local event = '{"channel":' .. ARGV[1] .. ',"seq":' .. seq .. ',"type":' .. ARGV[2]
-  .. ',"data":' .. ARGV[3] .. ',"ts":' .. ARGV[4] .. '}'
-redis.call('RPUSH', KEYS[2], event)
-redis.call('LTRIM', KEYS[2], -tonumber(ARGV[5]), -1)
-redis.call('EXPIRE', KEYS[1], ARGV[6])
-redis.call('EXPIRE', KEYS[2], ARGV[6])
-redis.call('PUBLISH', KEYS[3], event)
-return seq
+local seqs = {}
+for i = 0, #KEYS / 3 - 1 do
+  local seq_key, buf_key, ch_key = KEYS[i * 3 + 1], KEYS[i * 3 + 2], KEYS[i * 3 + 3]
+  local seq = redis.call('INCR', seq_key)
+  local event = '{"channel":' .. ARGV[6 + i] .. ',"seq":' .. seq .. ',"type":' .. ARGV[1]
+    .. ',"data":' .. ARGV[2] .. ',"ts":' .. ARGV[3] .. '}'
+  redis.call('RPUSH', buf_key, event)
+  redis.call('LTRIM', buf_key, -tonumber(ARGV[4]), -1)
+  redis.call('EXPIRE', seq_key, ARGV[5])
+  redis.call('EXPIRE', buf_key, ARGV[5])
+  redis.call('PUBLISH', ch_key, event)
+  seqs[i + 1] = seq
+end
+return seqs
 """
 
 
@@ -61,17 +68,25 @@ class RedisEventBus:
         )
 
     async def publish(self, channel: str, type: str, data: Mapping[str, Any]) -> Event:
+        return (await self.publish_many([channel], type, data))[0]
+
+    async def publish_many(
+        self, channels: Sequence[str], type: str, data: Mapping[str, Any]
+    ) -> list[Event]:
         ts = now_iso()
+        keys = [key for channel in channels for key in self._keys(channel)]
         args = [
-            json.dumps(channel),
             json.dumps(type),
             json.dumps(dict(data), default=str),
             json.dumps(ts),
+            self.replay_size,
+            self.ttl_seconds,
         ]
-        seq = await self._script(
-            keys=list(self._keys(channel)), args=[*args, self.replay_size, self.ttl_seconds]
-        )
-        return Event(channel, int(seq), type, dict(data), ts)
+        seqs = await self._script(keys=keys, args=[*args, *(json.dumps(c) for c in channels)])
+        return [
+            Event(channel, int(seq), type, dict(data), ts)
+            for channel, seq in zip(channels, seqs, strict=True)
+        ]
 
     async def subscribe(
         self, channel: str, after_seq: int | None = None, max_queue: int = 1000

@@ -22,7 +22,5 @@ async def publish_job_event(
     type: str,
     data: dict[str, Any] | None = None,
 ) -> None:
-    payload = {"job_id": job_id, **(data or {})}
-    await events.publish(job_channel(job_id), type, payload)
-    if workspace_id:
-        await events.publish(f"workspace:{workspace_id}", type, payload)
+    channels = [job_channel(job_id)] + ([f"workspace:{workspace_id}"] if workspace_id else [])
+    await events.publish_many(channels, type, {"job_id": job_id, **(data or {})})

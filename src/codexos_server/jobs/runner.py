@@ -1,8 +1,9 @@
-"""The job runner: N execution loops, a reaper, and the handling of one job end to end.
+"""The job runner: a dispatcher that claims due jobs in batches, executor tasks that run
+them, one heartbeat loop for all of them, and a reaper.
 
-Loops take job ids offered by the queue adapter (the doorbell) and, when idle, poll the
-table for due jobs — so retries with backoff, jobs re-queued by the reaper and jobs whose
-doorbell was lost all run without any broker involvement.
+The dispatcher wakes on a doorbell (the queue adapter's "job X is ready"), when a slot frees
+up, or every `job_poll_seconds` — so retries with backoff, jobs re-queued by the reaper and
+jobs whose doorbell was lost all run without any broker involvement.
 """
 
 from __future__ import annotations
@@ -36,10 +37,10 @@ def worker_name() -> str:
 class _Running:
     """The bookkeeping of one job being executed."""
 
-    def __init__(self, job: ClaimedJob, ctx: JobContext) -> None:
+    def __init__(self, job: ClaimedJob, ctx: JobContext, task: asyncio.Task[Any]) -> None:
         self.job = job
         self.ctx = ctx
-        self.task: asyncio.Task[Any] | None = None
+        self.task = task
         self.lease_lost = False
         self.forced_cancel = False
         self.cancel_seen_at: float | None = None
@@ -51,7 +52,7 @@ class _Running:
 
 
 class JobRunner:
-    """Executes jobs in this process."""
+    """Executes jobs in this process, at most `concurrency` at a time."""
 
     def __init__(
         self,
@@ -73,24 +74,28 @@ class JobRunner:
         self.reap_every = settings.job_reaper_seconds
         self.cancel_grace = settings.job_cancel_grace_seconds
         self.services: Any = None  # the Container, set once it is built
-        self._inbox: asyncio.Queue[str] = asyncio.Queue()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._wake = asyncio.Event()
+        self._work: asyncio.Queue[ClaimedJob] = asyncio.Queue()
+        self._held = 0  # claimed and not yet finished
         self._running: dict[str, _Running] = {}
+        self._tasks: list[asyncio.Task[None]] = []
         self._cancel_sub: Subscription | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Start the loops. Jobs left queued, due or orphaned by a crash are picked up."""
+        """Start. Jobs left queued, due or orphaned by a crash are picked up."""
         self._cancel_sub = await self.events.subscribe(CANCEL_CHANNEL)
         self._tasks = [
-            asyncio.create_task(self._loop(i), name=f"job-loop-{i}")
+            asyncio.create_task(self._executor(), name=f"job-exec-{i}")
             for i in range(self.concurrency)
         ]
-        self._tasks.append(asyncio.create_task(self._reaper(), name="job-reaper"))
-        self._tasks.append(
-            asyncio.create_task(self._watch_cancels(self._cancel_sub), name="job-cancels")
-        )
+        self._tasks += [
+            asyncio.create_task(self._dispatcher(), name="job-dispatcher"),
+            asyncio.create_task(self._heartbeats(), name="job-heartbeats"),
+            asyncio.create_task(self._reaper(), name="job-reaper"),
+            asyncio.create_task(self._watch_cancels(self._cancel_sub), name="job-cancels"),
+        ]
         log.info("job runner started", worker=self.worker_id, concurrency=self.concurrency)
 
     async def stop(self) -> None:
@@ -101,38 +106,83 @@ class JobRunner:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+        while not self._work.empty():  # claimed but never started
+            job = self._work.get_nowait()
+            await self.store.release(job.id, self.worker_id)
         if self._cancel_sub is not None:
             await self._cancel_sub.close()
 
     def offer(self, job_id: str) -> None:
-        """A doorbell: this job is probably ready."""
-        self._inbox.put_nowait(job_id)
+        """A doorbell: a job is probably ready."""
+        self._wake.set()
 
     # -- loops -------------------------------------------------------------------------
 
-    async def _loop(self, index: int) -> None:
-        busy = False
+    async def _dispatcher(self) -> None:
         while True:
-            job_id: str | None = None
+            free = self.concurrency - self._held
+            claimed: list[ClaimedJob] = []
+            if free > 0:
+                self._wake.clear()
+                try:
+                    claimed = await self.store.claim(
+                        self.worker_id, self.lease, self.kinds.keys(), free
+                    )
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # the database may be away for a moment
+                    log.exception("job claim failed")
+                    await asyncio.sleep(min(5.0, self.poll_every * 2))
+                    continue
+                self._held += len(claimed)
+                for job in claimed:
+                    self._work.put_nowait(job)
+            if claimed and self._held < self.concurrency:
+                continue  # there may be more due jobs
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_every)
+
+    async def _executor(self) -> None:
+        while True:
+            job = await self._work.get()
             try:
-                job_id = self._inbox.get_nowait()
-            except asyncio.QueueEmpty:
-                if not busy:
-                    with contextlib.suppress(TimeoutError):
-                        job_id = await asyncio.wait_for(self._inbox.get(), self.poll_every)
-            try:
-                claimed = await self.store.claim(
-                    self.worker_id, self.lease, self.kinds.keys(), job_id
-                )
-                busy = claimed is not None
-                if claimed is not None:
-                    await self._execute(claimed)
+                await self._execute(job)
             except asyncio.CancelledError:
                 raise
-            except Exception:  # the database may be away for a moment; never let a loop die
-                log.exception("job loop error", loop=index)
-                busy = False
-                await asyncio.sleep(min(5.0, self.poll_every * 2))
+            except Exception:
+                log.exception("job bookkeeping failed", job_id=job.id)
+            finally:
+                self._held -= 1
+                self._wake.set()  # a slot is free
+
+    async def _heartbeats(self) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat_every)
+            beating = list(self._running.values())
+            if not beating:
+                continue
+            try:
+                held = await self.store.heartbeat(
+                    [r.job.id for r in beating], self.worker_id, self.lease
+                )
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("heartbeat failed")
+                continue
+            now = time.monotonic()
+            for running in beating:
+                if running.task.done() or self._running.get(running.job.id) is not running:
+                    continue  # finished while we were asking (perhaps retried already)
+                if running.job.id not in held:
+                    running.lease_lost = True
+                    running.task.cancel()
+                    continue
+                if held[running.job.id]:
+                    running.request_cancel()
+                if running.cancel_seen_at and now - running.cancel_seen_at > self.cancel_grace:
+                    running.forced_cancel = True
+                    running.task.cancel()
 
     async def _reaper(self) -> None:
         while True:
@@ -140,7 +190,8 @@ class JobRunner:
                 reaped = await self.store.reap()
                 for job_id in reaped.requeued:
                     log.warning("re-queued a job whose worker stopped responding", job_id=job_id)
-                    self.offer(job_id)
+                if reaped.requeued:
+                    self._wake.set()
                 for job_id, workspace in reaped.failed:
                     await publish_job_event(
                         self.events, job_id, workspace, "job.failed", {"error": "worker lost"}
@@ -179,22 +230,23 @@ class JobRunner:
             services=self.services,
             _report=report,
         )
-        running = _Running(job, ctx)
-        self._running[job.id] = running
         await publish_job_event(
             self.events, job.id, job.workspace_id, "job.started", {"attempt": job.attempt}
         )
-        running.task = asyncio.create_task(asyncio.wait_for(kind.handler(ctx), kind.timeout))
-        heartbeat = asyncio.create_task(self._heartbeat(running))
+        running = _Running(job, ctx, asyncio.create_task(self._run_handler(kind, ctx)))
+        self._running[job.id] = running
         try:
             await self._settle(running, kind)
         finally:
-            heartbeat.cancel()
             self._running.pop(job.id, None)
+
+    @staticmethod
+    async def _run_handler(kind: JobKind, ctx: JobContext) -> Any:
+        async with asyncio.timeout(kind.timeout):
+            return await kind.handler(ctx)
 
     async def _settle(self, running: _Running, kind: JobKind) -> None:
         job, task = running.job, running.task
-        assert task is not None
         try:
             result = await task
         except JobCancelled:
@@ -275,26 +327,3 @@ class JobRunner:
                 )
             return
         await self._finish(job, JobStatus.FAILED, error=error)
-
-    async def _heartbeat(self, running: _Running) -> None:
-        while True:
-            await asyncio.sleep(self.heartbeat_every)
-            try:
-                state = await self.store.heartbeat(running.job.id, self.worker_id, self.lease)
-            except Exception:
-                log.exception("heartbeat failed", job_id=running.job.id)
-                continue
-            assert running.task is not None
-            if state is None:
-                running.lease_lost = True
-                running.task.cancel()
-                return
-            if state:
-                running.request_cancel()
-            if (
-                running.cancel_seen_at
-                and time.monotonic() - running.cancel_seen_at > self.cancel_grace
-            ):
-                running.forced_cancel = True
-                running.task.cancel()
-                return

@@ -55,27 +55,27 @@ class JobStore:
         self.db = db
 
     async def claim(
-        self, worker: str, lease_seconds: float, kinds: Collection[str], job_id: str | None = None
-    ) -> ClaimedJob | None:
-        """Take one due, queued job (this one, or the oldest due) with a lease."""
-        if not kinds:
-            return None
+        self, worker: str, lease_seconds: float, kinds: Collection[str], limit: int = 1
+    ) -> list[ClaimedJob]:
+        """Take up to `limit` due, queued jobs (oldest first) with a lease."""
+        if not kinds or limit < 1:
+            return []
         now = utcnow()
         due: list[ColumnElement[bool]] = [
             Job.status == JobStatus.QUEUED.value,
             Job.run_after <= now,
             Job.kind.in_(list(kinds)),
         ]
-        if job_id is not None:
-            target: ColumnElement[bool] = Job.id == job_id
-        else:
-            oldest = select(Job.id).where(*due).order_by(Job.run_after).limit(1)
-            if not self.db.is_sqlite:
-                oldest = oldest.with_for_update(skip_locked=True)
-            target = Job.id == oldest.scalar_subquery()
+        # A cheap read first: most polls find nothing, and need not take the write lock.
+        async with self.db.read_connection() as conn:
+            if (await conn.execute(select(Job.id).where(*due).limit(1))).first() is None:
+                return []
+        oldest = select(Job.id).where(*due).order_by(Job.run_after).limit(limit)
+        if not self.db.is_sqlite:
+            oldest = oldest.with_for_update(skip_locked=True)
         stmt = (
             update(Job)
-            .where(target, *due)
+            .where(Job.id.in_(oldest.scalar_subquery()), *due)
             .values(
                 status=JobStatus.RUNNING.value,
                 lease_owner=worker,
@@ -85,29 +85,37 @@ class JobStore:
             )
             .returning(*_CLAIMED_COLUMNS)
         )
-        async with self.db.transaction() as session:
-            row = (await session.execute(stmt)).first()
-        return ClaimedJob(*row) if row else None
+        async with self.db.write_connection() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return [ClaimedJob(*row) for row in rows]
 
     def _owned(self, job_id: str, worker: str) -> tuple[ColumnElement[bool], ...]:
         return (Job.id == job_id, Job.lease_owner == worker, Job.status == JobStatus.RUNNING.value)
 
-    async def heartbeat(self, job_id: str, worker: str, lease_seconds: float) -> bool | None:
-        """Extend the lease. Returns whether cancellation was requested, or None if the
-        lease was lost (the job was reaped and perhaps claimed by another worker)."""
+    async def heartbeat(
+        self, job_ids: Collection[str], worker: str, lease_seconds: float
+    ) -> dict[str, bool]:
+        """Extend the leases of this worker's running jobs in one statement. Returns, for
+        each job still held, whether cancellation was requested; a missing id means its
+        lease was lost (reaped, perhaps claimed by another worker)."""
+        if not job_ids:
+            return {}
         stmt = (
             update(Job)
-            .where(*self._owned(job_id, worker))
+            .where(
+                Job.id.in_(list(job_ids)),
+                Job.lease_owner == worker,
+                Job.status == JobStatus.RUNNING.value,
+            )
             .values(lease_expires_at=utcnow() + timedelta(seconds=lease_seconds))
-            .returning(Job.cancel_requested)
+            .returning(Job.id, Job.cancel_requested)
         )
-        async with self.db.transaction() as session:
-            row = (await session.execute(stmt)).first()
-        return None if row is None else bool(row[0])
+        async with self.db.write_connection() as conn:
+            return {row[0]: bool(row[1]) for row in await conn.execute(stmt)}
 
     async def progress(self, job_id: str, worker: str, data: dict[str, Any]) -> None:
-        async with self.db.transaction() as session:
-            await session.execute(
+        async with self.db.write_connection() as conn:
+            await conn.execute(
                 update(Job).where(*self._owned(job_id, worker)).values(progress=data)
             )
 
@@ -133,8 +141,8 @@ class JobStore:
                 finished_at=utcnow(),
             )
         )
-        async with self.db.transaction() as session:
-            return bool((await session.execute(stmt)).rowcount)  # type: ignore[attr-defined]
+        async with self.db.write_connection() as conn:
+            return bool((await conn.execute(stmt)).rowcount)
 
     async def retry_later(
         self, job_id: str, worker: str, error: dict[str, Any], run_after: datetime
@@ -151,8 +159,8 @@ class JobStore:
                 lease_expires_at=None,
             )
         )
-        async with self.db.transaction() as session:
-            return bool((await session.execute(stmt)).rowcount)  # type: ignore[attr-defined]
+        async with self.db.write_connection() as conn:
+            return bool((await conn.execute(stmt)).rowcount)
 
     async def release(self, job_id: str, worker: str) -> bool:
         """Give a job back untouched (the runner is shutting down): the attempt is not counted."""
@@ -166,8 +174,8 @@ class JobStore:
                 lease_expires_at=None,
             )
         )
-        async with self.db.transaction() as session:
-            return bool((await session.execute(stmt)).rowcount)  # type: ignore[attr-defined]
+        async with self.db.write_connection() as conn:
+            return bool((await conn.execute(stmt)).rowcount)
 
     async def reap(self) -> Reaped:
         """Jobs whose lease expired (their worker died): cancelled if that was asked, failed
@@ -175,15 +183,15 @@ class JobStore:
         now = utcnow()
         expired = (Job.status == JobStatus.RUNNING.value, Job.lease_expires_at < now)
         cleared = {"lease_owner": None, "lease_expires_at": None}
-        async with self.db.transaction() as session:
-            cancelled = await session.execute(
+        async with self.db.write_connection() as conn:
+            cancelled = await conn.execute(
                 update(Job)
                 .where(*expired, Job.cancel_requested.is_(True))
                 .values(status=JobStatus.CANCELLED.value, finished_at=now, **cleared)
                 .returning(Job.id, Job.workspace_id)
             )
             cancelled_rows = [(r[0], r[1]) for r in cancelled]
-            failed = await session.execute(
+            failed = await conn.execute(
                 update(Job)
                 .where(*expired, Job.attempt >= Job.max_attempts)
                 .values(
@@ -198,7 +206,7 @@ class JobStore:
                 .returning(Job.id, Job.workspace_id)
             )
             failed_rows = [(r[0], r[1]) for r in failed]
-            requeued = await session.execute(
+            requeued = await conn.execute(
                 update(Job)
                 .where(*expired)
                 .values(status=JobStatus.QUEUED.value, run_after=now, **cleared)
@@ -211,19 +219,19 @@ class JobStore:
         """Cancel a queued job at once, or flag a running one for its handler to see.
         Returns the job's status afterwards, None if it was already finished."""
         now = utcnow()
-        async with self.db.transaction() as session:
-            queued = await session.execute(
+        async with self.db.write_connection() as conn:
+            queued = await conn.execute(
                 update(Job)
                 .where(Job.id == job_id, Job.status == JobStatus.QUEUED.value)
                 .values(status=JobStatus.CANCELLED.value, cancel_requested=True, finished_at=now)
             )
-            if queued.rowcount:  # type: ignore[attr-defined]
+            if queued.rowcount:
                 return JobStatus.CANCELLED
-            running = await session.execute(
+            running = await conn.execute(
                 update(Job)
                 .where(Job.id == job_id, Job.status == JobStatus.RUNNING.value)
                 .values(cancel_requested=True)
             )
-            if running.rowcount:  # type: ignore[attr-defined]
+            if running.rowcount:
                 return JobStatus.RUNNING
         return None
