@@ -46,7 +46,7 @@ CONCURRENCY = 16
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 async def taskiq_baseline(redis_url: str, total: int) -> float:
@@ -181,7 +181,7 @@ async def ours(
 
 
 def _postgres_url(tmp: Path) -> str:
-    import pgserver  # noqa: PLC0415 - only needed for this path
+    import pgserver
 
     server = pgserver.get_server(tmp / "pg", cleanup_mode="stop")
     name = f"bench_{uuid.uuid4().hex[:8]}"

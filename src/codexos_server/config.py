@@ -62,7 +62,9 @@ class Settings(BaseSettings):
     job_concurrency: int = Field(default=4, description="Jobs run at once by the inline runner")
     job_lease_seconds: float = 30.0
     job_heartbeat_seconds: float = 10.0
-    job_poll_seconds: float = Field(default=1.0, description="How often idle runners look for due jobs")
+    job_poll_seconds: float = Field(
+        default=1.0, description="How often idle runners look for due jobs"
+    )
     job_reaper_seconds: float = 5.0
     job_cancel_grace_seconds: float = Field(
         default=10.0, description="A running job that ignores cancellation is stopped after this"

@@ -10,7 +10,7 @@ import base64
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Generic, TypeVar, Unpack
+from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query
 from pydantic import BaseModel
@@ -67,7 +67,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
 
 async def paginate(
     session: AsyncSession,
-    stmt: Select[Unpack[tuple[Any, ...]]],
+    stmt: Select[*tuple[Any, ...]],
     params: PageParams,
     created_col: InstrumentedAttribute[datetime],
     id_col: InstrumentedAttribute[str],

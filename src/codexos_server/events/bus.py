@@ -136,6 +136,12 @@ class EventBus(Protocol):
         """Append an event to the channel (assigning its seq) and deliver it to subscribers."""
         ...
 
+    async def publish_many(
+        self, channels: Sequence[str], type: str, data: Mapping[str, Any]
+    ) -> list[Event]:
+        """Publish the same event on several channels (each with its own seq) in one go."""
+        ...
+
     async def subscribe(
         self, channel: str, after_seq: int | None = None, max_queue: int = 1000
     ) -> Subscription:

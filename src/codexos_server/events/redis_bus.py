@@ -75,7 +75,7 @@ class RedisEventBus:
     ) -> list[Event]:
         ts = now_iso()
         keys = [key for channel in channels for key in self._keys(channel)]
-        args = [
+        args: list[str | int] = [
             json.dumps(type),
             json.dumps(dict(data), default=str),
             json.dumps(ts),
