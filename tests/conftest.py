@@ -49,16 +49,14 @@ def _asyncpg_url(url: str) -> str:
     return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A fresh, migrated PostgreSQL database for this test session."""
-    admin_url = _asyncpg_url(_pg_admin_url())
-    name = f"codexos_test_{uuid.uuid4().hex[:10]}"
+def create_postgres_database(admin_url: str, name: str) -> str:
+    """Create and migrate a database on the test server; returns its URL."""
 
     async def create() -> str:
         admin = Database(admin_url)
         async with admin.engine.connect() as conn:
             conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             await conn.execute(text(f'CREATE DATABASE "{name}"'))
         await admin.dispose()
         url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
@@ -70,6 +68,10 @@ def postgres_url() -> Iterator[str]:
         await db.dispose()
         return url
 
+    return asyncio.run(create())
+
+
+def drop_postgres_database(admin_url: str, name: str) -> None:
     async def drop() -> None:
         admin = Database(admin_url)
         async with admin.engine.connect() as conn:
@@ -77,9 +79,21 @@ def postgres_url() -> Iterator[str]:
             await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         await admin.dispose()
 
-    url = asyncio.run(create())
-    yield url
     asyncio.run(drop())
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> str:
+    return _asyncpg_url(_pg_admin_url())
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres_admin_url: str) -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database for this test session."""
+    name = f"codexos_test_{uuid.uuid4().hex[:10]}"
+    url = create_postgres_database(postgres_admin_url, name)
+    yield url
+    drop_postgres_database(postgres_admin_url, name)
 
 
 @pytest.fixture(scope="session")

@@ -57,6 +57,10 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         redoc_url=None,
         openapi_url=f"{API_PREFIX}/openapi.json",
         lifespan=lifespan,
+        # FastAPI's built-in OpenTelemetry probes the global providers on every request
+        # (importlib look-ups included) even when nothing is configured: off. Tracing comes
+        # with the monitoring work, behind its own setting.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.container = container
     install_error_handlers(app)

@@ -6,8 +6,8 @@ anywhere below, including in other middlewares, be turned into the envelope here
 
 from __future__ import annotations
 
+import os
 import re
-import secrets
 import time
 from typing import Any
 
@@ -23,8 +23,37 @@ log = get_logger("codexos.http")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 
+class _RandomHex:
+    """Random hex strings cut from a buffer of OS randomness refilled 4 KiB at a time.
+
+    `secrets.token_hex` makes a getrandom call per id, and a call that releases the GIL is a
+    thread switch on a busy server (aiosqlite and threadpool threads wait for the GIL).
+    """
+
+    _REFILL = 4096
+
+    def __init__(self) -> None:
+        self._buffer = b""
+        self._offset = 0
+        # A forked worker must not reuse its parent's unspent bytes.
+        os.register_at_fork(after_in_child=self._discard)
+
+    def _discard(self) -> None:
+        self._buffer, self._offset = b"", 0
+
+    def __call__(self, nbytes: int) -> str:
+        if self._offset + nbytes > len(self._buffer):
+            self._buffer, self._offset = os.urandom(self._REFILL), 0
+        start = self._offset
+        self._offset = start + nbytes
+        return self._buffer[start : start + nbytes].hex()
+
+
+_random_hex = _RandomHex()
+
+
 def new_request_id() -> str:
-    return f"req_{secrets.token_hex(8)}"
+    return f"req_{_random_hex(8)}"
 
 
 class RequestContextMiddleware:
@@ -62,7 +91,9 @@ class RequestContextMiddleware:
             log.exception("unhandled error", path=scope.get("path"), method=scope.get("method"))
             if scope["type"] == "http" and not response_started:
                 response = error_response(
-                    InternalError("An internal error occurred; quote the request id when reporting it"),
+                    InternalError(
+                        "An internal error occurred; quote the request id when reporting it"
+                    ),
                     request_id,
                 )
                 await response(scope, receive, send_with_id)

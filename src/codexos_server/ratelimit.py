@@ -50,9 +50,19 @@ class RateLimiter:
         self._strategy = FixedWindowRateLimiter(self.storage)
 
     async def hit(self, item: RateLimitItem, *identifiers: str) -> RateLimitStatus:
-        """Consume one unit and report what is left."""
-        allowed = await self._strategy.hit(item, *identifiers)
-        return await self._status(item, identifiers, allowed)
+        """Consume one unit and report what is left.
+
+        The fixed-window strategy's hit plus its window stats, in two storage calls instead of
+        three (one round trip fewer per request on Redis): the count the increment returns is
+        the one the stats would read back.
+        """
+        key = item.key_for(*identifiers)
+        count = await self.storage.incr(key, item.get_expiry())
+        reset_at = await self.storage.get_expiry(key)
+        reset_after = max(0, math.ceil(reset_at - time.time()))
+        return RateLimitStatus(
+            count <= item.amount, item.amount, max(0, item.amount - count), reset_after
+        )
 
     async def peek(self, item: RateLimitItem, *identifiers: str) -> RateLimitStatus:
         """Report without consuming."""
@@ -117,9 +127,7 @@ class LoginThrottle:
         """Raises: RateLimitExceeded when either budget is spent."""
         by_ip = await self.limiter.hit(self.per_ip, "login-ip", ip)
         if not by_ip.allowed:
-            raise RateLimitExceeded(
-                "Too many login attempts from this address", by_ip.reset_after
-            )
+            raise RateLimitExceeded("Too many login attempts from this address", by_ip.reset_after)
         by_account = await self.limiter.peek(self.per_account, "login-account", email)
         if not by_account.allowed:
             raise RateLimitExceeded(

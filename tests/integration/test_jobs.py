@@ -23,7 +23,7 @@ from codexos_server.events.bus import Event
 from codexos_server.jobs.models import Job, JobStatus
 from codexos_server.workspaces.models import Workspace
 from codexos_server.workspaces.permissions import WorkspaceRole
-from tests.conftest import truncate_all
+from tests.conftest import create_postgres_database, drop_postgres_database, truncate_all
 from tests.integration.conftest import FAST_JOBS, Workers, worker_env
 from tests.jobs_helpers import wait_for_status
 
@@ -45,12 +45,21 @@ def backend(job_setup: tuple[str, str]) -> str:
     return job_setup[1]
 
 
+@dataclass
+class Pool:
+    workers: Workers
+    database_url: str
+
+
 @pytest.fixture(scope="module")
-def worker_pools(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Workers]]:
-    pools: dict[str, Workers] = {}
+def worker_pools(postgres_admin_url: str) -> Iterator[dict[str, Pool]]:
+    """Worker processes per broker, kept for the module. Each broker's workers get their own
+    database, so they never claim the jobs of the inline tests that share the server."""
+    pools: dict[str, Pool] = {}
     yield pools
-    for pool in pools.values():
-        pool.stop_all()
+    for name, pool in pools.items():
+        pool.workers.stop_all()
+        drop_postgres_database(postgres_admin_url, f"codexos_jobs_{name}")
 
 
 @dataclass
@@ -87,7 +96,8 @@ async def env(
     job_setup: tuple[str, str],
     settings_factory: Callable[..., Settings],
     database_url: str,
-    worker_pools: dict[str, Workers],
+    worker_pools: dict[str, Pool],
+    postgres_admin_url: str,
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[Env]:
@@ -98,22 +108,26 @@ async def env(
     elif queue == "rabbitmq":
         broker_url = request.getfixturevalue("amqp_url")
         redis_url = request.getfixturevalue("redis_url")  # events cross processes through Redis
-    settings = _fast(settings_factory, broker_url=broker_url, redis_url=redis_url)
+    workers = None
+    if broker_url:
+        pool = worker_pools.get(queue)
+        if pool is None:
+            url = await asyncio.to_thread(
+                create_postgres_database, postgres_admin_url, f"codexos_jobs_{queue}"
+            )
+            data_dir = tmp_path_factory.mktemp(f"workers-{queue}")
+            pool = Pool(Workers(data_dir, worker_env(data_dir, url, broker_url, redis_url)), url)
+            procs = [pool.workers.start(concurrency=4) for _ in range(2)]
+            for proc in procs:
+                pool.workers.wait_ready(proc)
+            worker_pools[queue] = pool
+        workers, database_url = pool.workers, pool.database_url
+    settings = _fast(
+        settings_factory, broker_url=broker_url, redis_url=redis_url, database_url=database_url
+    )
     container = build_container(settings)
     if backend == "postgres":
         await truncate_all(container.db)
-    workers = None
-    if broker_url:
-        workers = worker_pools.get(queue)
-        if workers is None:
-            workers = Workers(
-                tmp_path_factory.mktemp(f"workers-{queue}"),
-                worker_env(settings.data_dir, database_url, broker_url, redis_url),
-            )
-            procs = [workers.start(concurrency=4) for _ in range(2)]
-            for proc in procs:
-                workers.wait_ready(proc)
-            worker_pools[queue] = workers
     await container.start()
     user = await container.users.create(f"jobs-{queue}@example.com", "a long passphrase")
     async with container.db.read() as session:

@@ -50,7 +50,7 @@ class Authenticator:
         return await self._session(token, workspace_id)
 
     async def _api_key(self, token: str, workspace_id: str | None) -> Principal:
-        async with self.db.read() as session:
+        async with self.db.read_connection() as session:
             row = (
                 await session.execute(
                     select(
@@ -83,14 +83,19 @@ class Authenticator:
             raise AuthenticationFailed("This API key has expired")
         self._check_user(row.is_disabled, row.deleted_at)
         if row.workspace_role is None:
-            raise AuthenticationFailed("This API key's owner is no longer a member of its workspace")
+            raise AuthenticationFailed(
+                "This API key's owner is no longer a member of its workspace"
+            )
         if workspace_id is not None and workspace_id != row.workspace_id:
             raise AuthorizationFailed(
-                "This API key is bound to another workspace", {"bound_workspace_id": row.workspace_id}
+                "This API key is bound to another workspace",
+                {"bound_workspace_id": row.workspace_id},
             )
         if row.last_used_at is None or now - row.last_used_at > _LAST_USED_RESOLUTION:
             async with self.db.transaction() as session:
-                await session.execute(update(ApiKey).where(ApiKey.id == row.key_id).values(last_used_at=now))
+                await session.execute(
+                    update(ApiKey).where(ApiKey.id == row.key_id).values(last_used_at=now)
+                )
         return Principal(
             user_id=row.user_id,
             email=row.email,
@@ -117,7 +122,7 @@ class Authenticator:
                 .limit(1)
                 .scalar_subquery()
             )
-        async with self.db.read() as session:
+        async with self.db.read_connection() as session:
             row = (
                 await session.execute(
                     select(

@@ -14,13 +14,13 @@ from codexos_server.errors import AppError, AuthenticationFailed, AuthorizationF
 _bearer = HTTPBearer(auto_error=False, description="A JWT access token or an API key (cxo_…)")
 
 
-def optional_principal(request: Request) -> Principal | None:
+async def optional_principal(request: Request) -> Principal | None:
     """The caller if a credential was sent and valid, else None (for public routes)."""
     principal: Principal | None = request.state.principal
     return principal
 
 
-def current_principal(
+async def current_principal(
     request: Request,
     _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None,
 ) -> Principal:
@@ -39,7 +39,7 @@ def current_principal(
 def scoped(scope: str) -> Any:
     """A dependency yielding the principal if its credential holds `scope`."""
 
-    def dependency(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    async def dependency(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
         if not principal.has_scope(scope):
             raise AuthorizationFailed(
                 f"This credential lacks the '{scope}' scope", {"required_scope": scope}

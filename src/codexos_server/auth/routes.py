@@ -26,26 +26,21 @@ from codexos_server.auth.service import AuthService
 from codexos_server.container import get_container
 from codexos_server.openapi import errors
 from codexos_server.pagination import Page, PageParamsDep
+from codexos_server.users.routes import UserServiceDep
 from codexos_server.users.schemas import UserOut
-from codexos_server.users.service import UserService
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 
-def _auth(request: Request) -> AuthService:
+async def _auth(request: Request) -> AuthService:
     return get_container(request).auth
 
 
-def _users(request: Request) -> UserService:
-    return get_container(request).users
-
-
-def _keys(request: Request) -> ApiKeyService:
+async def _keys(request: Request) -> ApiKeyService:
     return get_container(request).api_keys
 
 
 AuthServiceDep = Annotated[AuthService, Depends(_auth)]
-UserServiceDep = Annotated[UserService, Depends(_users)]
 ApiKeyServiceDep = Annotated[ApiKeyService, Depends(_keys)]
 
 

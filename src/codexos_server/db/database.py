@@ -9,7 +9,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
-from codexos_server.db.engine import SQLITE_BEGIN_OPTION, create_engine
+from codexos_server.db.engine import NO_BEGIN, SQLITE_BEGIN_OPTION, create_engine
 
 
 class Database:
@@ -61,9 +61,14 @@ class Database:
 
     @asynccontextmanager
     async def read_connection(self) -> AsyncIterator[AsyncConnection]:
-        """A Core connection for reads only."""
-        async with self.engine.connect() as conn, conn.begin():
-            yield conn
+        """A Core connection for point reads: each statement sees its own consistent
+        snapshot, with no transaction around them (on SQLite that saves the BEGIN and COMMIT
+        trips to the driver thread). Use `read()` when several reads must agree."""
+        async with self.engine.connect() as conn:
+            if self.is_sqlite:
+                conn = await conn.execution_options(**{SQLITE_BEGIN_OPTION: NO_BEGIN})
+            async with conn.begin():
+                yield conn
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:

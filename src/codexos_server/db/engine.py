@@ -8,6 +8,7 @@ so an IntegrityError is still an IntegrityError.
 
 from __future__ import annotations
 
+import collections
 import sqlite3
 from pathlib import Path
 from types import ModuleType
@@ -15,16 +16,23 @@ from typing import Any
 
 import aiosqlite
 from sqlalchemy import event
-from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_dbapi
+from sqlalchemy.dialects.sqlite.aiosqlite import (
+    AsyncAdapt_aiosqlite_connection,
+    AsyncAdapt_aiosqlite_cursor,
+    AsyncAdapt_aiosqlite_dbapi,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool, NullPool
+from sqlalchemy.util import EMPTY_DICT
+from sqlalchemy.util.concurrency import await_
 
 from codexos_server.log import get_logger
 
 log = get_logger("codexos.db")
 
 SQLITE_BEGIN_OPTION = "codexos_sqlite_begin"
+NO_BEGIN = "none"  # autocommit reads: every statement is its own snapshot
 
 _DBAPI_NAMES = (
     "DatabaseError",
@@ -50,13 +58,104 @@ def sqlite_module() -> ModuleType:
         return sqlite3
 
 
+class _OneHopCursor(AsyncAdapt_aiosqlite_cursor):
+    """Runs a statement in ONE trip to aiosqlite's thread: open a cursor, execute, fetch
+    everything, close. SQLAlchemy's own adapter makes four trips (cursor, execute, fetchall,
+    close), and on a busy core each trip is a thread switch that costs more than the query."""
+
+    __slots__ = ("_description", "_lastrowid", "_rowcount")
+
+    def __init__(self, adapt_connection: AsyncAdapt_aiosqlite_connection) -> None:
+        self._adapt_connection = adapt_connection
+        self._connection = adapt_connection._connection
+        self._soft_closed_memoized = EMPTY_DICT
+        self._rows = collections.deque()
+        self._description: Any = None
+        self._rowcount = -1
+        self._lastrowid: int | None = None
+
+    @property
+    def description(self) -> Any:
+        return self._description
+
+    @property
+    def rowcount(self) -> int:
+        return self._rowcount
+
+    @property
+    def lastrowid(self) -> Any:
+        return self._lastrowid
+
+    async def _execute_async(self, operation: Any, parameters: Any) -> Any:
+        raw = self._connection._conn
+
+        def run() -> tuple[Any, list[Any], int, int | None]:
+            cursor = raw.cursor()
+            try:
+                cursor.execute(operation, () if parameters is None else parameters)
+                rows = cursor.fetchall() if cursor.description else []
+                return cursor.description, rows, cursor.rowcount, cursor.lastrowid
+            finally:
+                cursor.close()
+
+        async with self._adapt_connection._execute_mutex:
+            result = await self._connection._execute(run)
+        self._description, rows, self._rowcount, self._lastrowid = result
+        self._rows = collections.deque(rows)
+
+    async def _executemany_async(self, operation: Any, seq_of_parameters: Any) -> Any:
+        raw = self._connection._conn
+
+        def run() -> tuple[int, int | None]:
+            cursor = raw.cursor()
+            try:
+                cursor.executemany(operation, seq_of_parameters)
+                return cursor.rowcount, cursor.lastrowid
+            finally:
+                cursor.close()
+
+        async with self._adapt_connection._execute_mutex:
+            self._rowcount, self._lastrowid = await self._connection._execute(run)
+
+    async def _async_soft_close(self) -> None:
+        return None
+
+    def close(self) -> None:
+        self._rows.clear()
+
+
+class _Connection(AsyncAdapt_aiosqlite_connection):
+    """Skips the commit/rollback trip when no transaction is open (a pool check-in after a
+    committed session always rolls back: a wasted trip per request otherwise)."""
+
+    __slots__ = ()
+    _cursor_cls = _OneHopCursor  # type: ignore[assignment]  # a subclass; mypy sees a ClassVar clash
+
+    def _in_transaction(self) -> bool:
+        conn = self._connection._connection
+        return conn is not None and bool(conn.in_transaction)
+
+    def rollback(self) -> None:
+        if self._in_transaction():
+            super().rollback()
+
+    def commit(self) -> None:
+        if self._in_transaction():
+            super().commit()
+
+
 class _AiosqliteDBAPI(AsyncAdapt_aiosqlite_dbapi):
-    """SQLAlchemy's aiosqlite adapter, taking exception classes from the real driver module."""
+    """SQLAlchemy's aiosqlite adapter, taking exception classes from the real driver module
+    and using the cheaper cursor and connection above."""
 
     def _init_dbapi_attributes(self) -> None:
         super()._init_dbapi_attributes()
         for name in _DBAPI_NAMES:
             setattr(self, name, getattr(self.sqlite, name))
+
+    def connect(self, *arg: Any, **kw: Any) -> _Connection:
+        creator = kw.pop("async_creator_fn")
+        return _Connection(self, await_(creator(*arg, **kw)))
 
 
 def _load_sqlite_vec(conn: Any) -> bool:
@@ -120,7 +219,8 @@ def _sqlite_engine(url: str, echo: bool, pool_size: int) -> AsyncEngine:
         # Write transactions BEGIN IMMEDIATE: they take the write lock up front and queue on
         # busy_timeout, instead of failing with SQLITE_BUSY when a reader later upgrades.
         mode = conn.get_execution_options().get(SQLITE_BEGIN_OPTION, "DEFERRED")
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        if mode != NO_BEGIN:
+            conn.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
 

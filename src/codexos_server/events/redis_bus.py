@@ -95,10 +95,9 @@ class RedisEventBus:
         async with self._lock:
             await self._ensure_listener()
             assert self._pubsub is not None
-            first = channel not in self._subscribers
-            self._subscribers.setdefault(channel, set()).add(sub)
-            if first:
+            if channel not in self._subscribers:
                 await self._pubsub.subscribe(self._keys(channel)[2])
+            self._subscribers.setdefault(channel, set()).add(sub)
         # Subscribed before reading the buffer: nothing published in between is lost, and
         # Subscription skips the live duplicates of replayed events.
         if after_seq is not None:

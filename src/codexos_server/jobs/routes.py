@@ -18,7 +18,7 @@ from codexos_server.pagination import Page, PageParamsDep
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
 
-def _jobs(request: Request) -> JobService:
+async def _jobs(request: Request) -> JobService:
     return get_container(request).jobs
 
 

@@ -85,7 +85,6 @@ class JobRunner:
 
     async def start(self) -> None:
         """Start. Jobs left queued, due or orphaned by a crash are picked up."""
-        self._cancel_sub = await self.events.subscribe(CANCEL_CHANNEL)
         self._tasks = [
             asyncio.create_task(self._executor(), name=f"job-exec-{i}")
             for i in range(self.concurrency)
@@ -94,7 +93,7 @@ class JobRunner:
             asyncio.create_task(self._dispatcher(), name="job-dispatcher"),
             asyncio.create_task(self._heartbeats(), name="job-heartbeats"),
             asyncio.create_task(self._reaper(), name="job-reaper"),
-            asyncio.create_task(self._watch_cancels(self._cancel_sub), name="job-cancels"),
+            asyncio.create_task(self._watch_cancels(), name="job-cancels"),
         ]
         log.info("job runner started", worker=self.worker_id, concurrency=self.concurrency)
 
@@ -204,11 +203,21 @@ class JobRunner:
                 log.exception("job reaper error")
             await asyncio.sleep(self.reap_every)
 
-    async def _watch_cancels(self, sub: Subscription) -> None:
-        async for event in sub:
-            running = self._running.get(str(event.data.get("job_id")))
-            if running is not None:
-                running.request_cancel()
+    async def _watch_cancels(self) -> None:
+        """Cancellation requests, pushed at once. If the bus is unreachable the heartbeat
+        still sees them; this keeps retrying in the background."""
+        while True:
+            try:
+                self._cancel_sub = await self.events.subscribe(CANCEL_CHANNEL)
+                async for event in self._cancel_sub:
+                    running = self._running.get(str(event.data.get("job_id")))
+                    if running is not None:
+                        running.request_cancel()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("cannot watch job cancellations yet; retrying", error=str(exc))
+                await asyncio.sleep(5)
 
     # -- one job -----------------------------------------------------------------------
 

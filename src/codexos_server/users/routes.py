@@ -17,7 +17,7 @@ from codexos_server.users.service import UserService
 router = APIRouter(prefix="/users", tags=["users"])
 
 
-def _users(request: Request) -> UserService:
+async def _users(request: Request) -> UserService:
     return get_container(request).users
 
 

@@ -28,7 +28,7 @@ from codexos_server.workspaces.service import WorkspaceService
 router = APIRouter(tags=["workspaces"])
 
 
-def _workspaces(request: Request) -> WorkspaceService:
+async def _workspaces(request: Request) -> WorkspaceService:
     return get_container(request).workspaces
 
 
