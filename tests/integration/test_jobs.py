@@ -5,6 +5,7 @@ PostgreSQL) and on taskiq with real `codexos worker` processes over Redis and Ra
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -313,3 +314,18 @@ async def test_restart_picks_up_queued_jobs(
             assert (await wait_for_status(restarted.db, job_id)).status == "succeeded"
     finally:
         await restarted.close()
+
+
+@pytest.mark.parametrize(
+    "job_setup", [pytest.param(("inline", "sqlite"), id="inline-sqlite")], indirect=True
+)
+async def test_a_saturated_runner_waits_instead_of_spinning(env: Env) -> None:
+    """With every slot busy, the dispatcher must sleep (a bug once made it spin a core)."""
+    ids = [await env.enqueue("test.steps", {"steps": 20, "pause": 0.05}) for _ in range(6)]
+    await env.wait(ids[0], JobStatus.RUNNING)
+    started = time.process_time()
+    await asyncio.sleep(0.6)
+    busy = time.process_time() - started
+    assert busy < 0.3, f"the process used {busy:.2f} s of CPU in 0.6 s while waiting"
+    for job_id in ids:
+        await env.wait(job_id)

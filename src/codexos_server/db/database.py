@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.sql.base import Executable
 
 from codexos_server.db.engine import NO_BEGIN, SQLITE_BEGIN_OPTION, create_engine
 
@@ -58,6 +60,25 @@ class Database:
                 conn = await conn.execution_options(**options)
             await stack.enter_async_context(conn.begin())
             yield conn
+
+    async def execute_one(self, stmt: Executable) -> tuple[list[Row[*tuple[Any, ...]]], int]:
+        """Run ONE write statement atomically, without an explicit transaction around it
+        (PostgreSQL autocommit; SQLite's implicit transaction, still under the writer lock).
+        Returns the rows it returned and its rowcount. A single statement is atomic either
+        way; this saves the BEGIN and COMMIT round trips on the hottest write paths."""
+        async with AsyncExitStack() as stack:
+            if self._write_lock is not None:
+                await stack.enter_async_context(self._write_lock)
+            conn = await stack.enter_async_context(self.engine.connect())
+            if self.is_sqlite:
+                conn = await conn.execution_options(**{SQLITE_BEGIN_OPTION: NO_BEGIN})
+            else:
+                conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            result = await conn.execute(stmt)
+            rows = list(result.all()) if result.returns_rows else []
+            count = result.rowcount
+            await conn.commit()
+            return rows, count
 
     @asynccontextmanager
     async def read_connection(self) -> AsyncIterator[AsyncConnection]:

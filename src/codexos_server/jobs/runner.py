@@ -119,10 +119,12 @@ class JobRunner:
 
     async def _dispatcher(self) -> None:
         while True:
+            # Cleared before looking: a doorbell or a freed slot arriving while we claim sets
+            # it again, so the wait below returns at once instead of missing it.
+            self._wake.clear()
             free = self.concurrency - self._held
             claimed: list[ClaimedJob] = []
             if free > 0:
-                self._wake.clear()
                 try:
                     claimed = await self.store.claim(
                         self.worker_id, self.lease, self.kinds.keys(), free

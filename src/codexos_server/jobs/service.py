@@ -87,11 +87,10 @@ class JobService:
         }
         try:
             # Core, not the ORM: enqueueing is a hot path and this is one INSERT … RETURNING.
-            async with self.db.write_connection() as conn:
-                row = (
-                    await conn.execute(insert(Job).values(values).returning(*Job.__table__.c))
-                ).one()
-            out = JobOut.model_validate(row._mapping)
+            rows, _ = await self.db.execute_one(
+                insert(Job).values(values).returning(*Job.__table__.c)
+            )
+            out = JobOut.model_validate(rows[0]._mapping)
         except IntegrityError:
             existing = await self._by_key(workspace, idempotency_key or "")
             if existing is None:

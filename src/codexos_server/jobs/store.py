@@ -85,8 +85,7 @@ class JobStore:
             )
             .returning(*_CLAIMED_COLUMNS)
         )
-        async with self.db.write_connection() as conn:
-            rows = (await conn.execute(stmt)).all()
+        rows, _ = await self.db.execute_one(stmt)
         return [ClaimedJob(*row) for row in rows]
 
     def _owned(self, job_id: str, worker: str) -> tuple[ColumnElement[bool], ...]:
@@ -110,14 +109,13 @@ class JobStore:
             .values(lease_expires_at=utcnow() + timedelta(seconds=lease_seconds))
             .returning(Job.id, Job.cancel_requested)
         )
-        async with self.db.write_connection() as conn:
-            return {row[0]: bool(row[1]) for row in await conn.execute(stmt)}
+        rows, _ = await self.db.execute_one(stmt)
+        return {row[0]: bool(row[1]) for row in rows}
 
     async def progress(self, job_id: str, worker: str, data: dict[str, Any]) -> None:
-        async with self.db.write_connection() as conn:
-            await conn.execute(
-                update(Job).where(*self._owned(job_id, worker)).values(progress=data)
-            )
+        await self.db.execute_one(
+            update(Job).where(*self._owned(job_id, worker)).values(progress=data)
+        )
 
     async def finish(
         self,
@@ -141,8 +139,8 @@ class JobStore:
                 finished_at=utcnow(),
             )
         )
-        async with self.db.write_connection() as conn:
-            return bool((await conn.execute(stmt)).rowcount)
+        _, count = await self.db.execute_one(stmt)
+        return count == 1
 
     async def retry_later(
         self, job_id: str, worker: str, error: dict[str, Any], run_after: datetime
@@ -159,8 +157,8 @@ class JobStore:
                 lease_expires_at=None,
             )
         )
-        async with self.db.write_connection() as conn:
-            return bool((await conn.execute(stmt)).rowcount)
+        _, count = await self.db.execute_one(stmt)
+        return count == 1
 
     async def release(self, job_id: str, worker: str) -> bool:
         """Give a job back untouched (the runner is shutting down): the attempt is not counted."""
@@ -174,8 +172,8 @@ class JobStore:
                 lease_expires_at=None,
             )
         )
-        async with self.db.write_connection() as conn:
-            return bool((await conn.execute(stmt)).rowcount)
+        _, count = await self.db.execute_one(stmt)
+        return count == 1
 
     async def reap(self) -> Reaped:
         """Jobs whose lease expired (their worker died): cancelled if that was asked, failed
