@@ -193,7 +193,9 @@ async def run(total: int, redis_url: str) -> list[dict[str, Any]]:
     results = []
     with tempfile.TemporaryDirectory(prefix="codexos-bench-jobs-") as tmp_name:
         tmp = Path(tmp_name)
-        await Redis.from_url(redis_url).flushdb()
+        redis = Redis.from_url(redis_url)
+        await redis.flushdb()
+        await redis.aclose()
         baseline = await taskiq_baseline(redis_url, total)
         for name, url in (
             ("inline/sqlite", f"sqlite+aiosqlite:///{tmp}/inline.db"),

@@ -329,3 +329,61 @@ async def test_a_saturated_runner_waits_instead_of_spinning(env: Env) -> None:
     assert busy < 0.3, f"the process used {busy:.2f} s of CPU in 0.6 s while waiting"
     for job_id in ids:
         await env.wait(job_id)
+
+
+@pytest.mark.parametrize(
+    "job_setup", [pytest.param(("inline", "postgres"), id="pg")], indirect=True
+)
+@pytest.mark.parametrize("broker", ["redis", "rabbitmq"])
+async def test_broker_doorbell_reaches_a_polling_averse_worker(
+    broker: str,
+    settings_factory: Callable[..., Settings],
+    postgres_admin_url: str,
+    workers_factory: list[Workers],
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+) -> None:
+    """With polling slowed to once a minute, a job runs within seconds only if the broker's
+    message reached the worker."""
+    redis_url = request.getfixturevalue("redis_url")
+    broker_url = redis_url if broker == "redis" else request.getfixturevalue("amqp_url")
+    url = await asyncio.to_thread(
+        create_postgres_database, postgres_admin_url, f"codexos_doorbell_{broker}"
+    )
+    try:
+        env = worker_env(tmp_path, url, broker_url, redis_url)
+        env["CODEXOS_JOB_POLL_SECONDS"] = "60"
+        workers = Workers(tmp_path / "w", env)
+        workers_factory.append(workers)
+        proc = workers.start(concurrency=2)
+        workers.wait_ready(proc)
+        await asyncio.sleep(1.0)  # the first idle poll has happened
+        settings = settings_factory(database_url=url, broker_url=broker_url, redis_url=redis_url)
+        container = build_container(settings)
+        await container.start()
+        user = await container.users.create(f"doorbell-{broker}@example.com", "a long passphrase")
+        async with container.db.read() as session:
+            workspace_id = str(
+                await session.scalar(select(Workspace.id).where(Workspace.owner_id == user.id))
+            )
+        actor = Principal(
+            user.id,
+            user.email,
+            "user",
+            "free",
+            None,
+            workspace_id,
+            WorkspaceRole.OWNER,
+            AuthMethod.SESSION,
+        )
+        job = await container.jobs.enqueue(actor, "test.echo", {"doorbell": broker})
+        done = await wait_for_status(container.db, job.id, timeout=8)
+        assert done.status == "succeeded", workers.logs()[-3000:]
+        await container.close()
+        assert "Exception found while listening" not in workers.logs()
+    finally:
+        for group in workers_factory:
+            group.stop_all()
+        await asyncio.to_thread(
+            drop_postgres_database, postgres_admin_url, f"codexos_doorbell_{broker}"
+        )

@@ -65,6 +65,9 @@ class TaskiqQueue:
         self.task = broker.register_task(_job_ready, task_name=TASK_NAME)
         if runner is not None:
             broker.state.runner = runner
+            # Must be known before startup: the RabbitMQ broker opens its consuming channel
+            # only in a worker process (without it, taskiq's receiver retries in a hot loop).
+            broker.is_worker_process = True
 
     async def start(self) -> None:
         await self.broker.startup()
