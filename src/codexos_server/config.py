@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     )
     redis_url: str | None = None
     broker_url: str | None = None
+    broker_queue: str = Field(
+        default="codexos-jobs", description="Queue name on the broker; one per deployment"
+    )
 
     # Identity
     access_token_ttl_seconds: int = 15 * 60
@@ -72,6 +75,36 @@ class Settings(BaseSettings):
     job_modules: list[str] = Field(
         default_factory=list, description="Extra modules that register job kinds (plugins)"
     )
+
+    # Chat models
+    llm_provider: Literal["local", "openai", "scripted"] = Field(
+        default="local", description="The server's default chat model provider"
+    )
+    local_model_path: Path | None = Field(
+        default=None, description="A GGUF file; default: the bundled Gemma 3 270M"
+    )
+    local_model_context: int = 2048
+    local_model_threads: int | None = None
+    local_model_concurrency: int = 1
+    openai_base_url: str | None = None
+    openai_api_key: SecretStr | None = None
+    openai_model: str = "gpt-4o-mini"
+    llm_timeout_seconds: float = 60.0
+    llm_max_retries: int = 2
+    llm_prices: dict[str, tuple[float, float]] = Field(
+        default_factory=dict,
+        description='USD per 1K tokens (input, output), e.g. {"gpt-4o-mini": [0.00015, 0.0006]}',
+    )
+
+    # Agents and tools
+    agent_max_steps: int = 10
+    agent_call_max_depth: int = 3
+    http_allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Hosts tools may reach even if they resolve to private or loopback addresses",
+    )
+    http_timeout_seconds: float = 10.0
+    http_max_response_bytes: int = 1024 * 1024
 
     # Logging
     log_level: str = "INFO"

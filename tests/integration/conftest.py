@@ -36,8 +36,14 @@ def amqp_url() -> str:
 
 
 def worker_env(
-    tmp: Path, database_url: str, broker_url: str | None, redis_url: str | None
+    tmp: Path,
+    database_url: str,
+    broker_url: str | None,
+    redis_url: str | None,
+    broker_queue: str = "codexos-jobs",
 ) -> dict[str, str]:
+    """The environment of a `codexos worker`. Give each test's workers their own
+    `broker_queue`: workers on one queue share its messages round-robin."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CODEXOS_")}
     env.update(FAST_JOBS)
     env.update(
@@ -50,6 +56,8 @@ def worker_env(
     )
     if broker_url:
         env["CODEXOS_BROKER_URL"] = broker_url
+        env["CODEXOS_BROKER_QUEUE"] = broker_queue
+        env["CODEXOS_BROKER_QUEUE"] = broker_queue
     if redis_url:
         env["CODEXOS_REDIS_URL"] = redis_url
     return env

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -50,6 +51,7 @@ def backend(job_setup: tuple[str, str]) -> str:
 class Pool:
     workers: Workers
     database_url: str
+    queue: str
 
 
 @pytest.fixture(scope="module")
@@ -117,14 +119,22 @@ async def env(
                 create_postgres_database, postgres_admin_url, f"codexos_jobs_{queue}"
             )
             data_dir = tmp_path_factory.mktemp(f"workers-{queue}")
-            pool = Pool(Workers(data_dir, worker_env(data_dir, url, broker_url, redis_url)), url)
+            name = f"codexos-test-{queue}-{uuid.uuid4().hex[:8]}"
+            env = worker_env(data_dir, url, broker_url, redis_url, name)
+            pool = Pool(Workers(data_dir, env), url, name)
             procs = [pool.workers.start(concurrency=4) for _ in range(2)]
             for proc in procs:
                 pool.workers.wait_ready(proc)
             worker_pools[queue] = pool
-        workers, database_url = pool.workers, pool.database_url
+        workers, database_url, broker_queue = pool.workers, pool.database_url, pool.queue
+    else:
+        broker_queue = "unused"
     settings = _fast(
-        settings_factory, broker_url=broker_url, redis_url=redis_url, database_url=database_url
+        settings_factory,
+        broker_url=broker_url,
+        broker_queue=broker_queue,
+        redis_url=redis_url,
+        database_url=database_url,
     )
     container = build_container(settings)
     if backend == "postgres":
@@ -351,14 +361,17 @@ async def test_broker_doorbell_reaches_a_polling_averse_worker(
         create_postgres_database, postgres_admin_url, f"codexos_doorbell_{broker}"
     )
     try:
-        env = worker_env(tmp_path, url, broker_url, redis_url)
+        queue = f"codexos-test-doorbell-{uuid.uuid4().hex[:8]}"
+        env = worker_env(tmp_path, url, broker_url, redis_url, queue)
         env["CODEXOS_JOB_POLL_SECONDS"] = "60"
         workers = Workers(tmp_path / "w", env)
         workers_factory.append(workers)
         proc = workers.start(concurrency=2)
         workers.wait_ready(proc)
         await asyncio.sleep(1.0)  # the first idle poll has happened
-        settings = settings_factory(database_url=url, broker_url=broker_url, redis_url=redis_url)
+        settings = settings_factory(
+            database_url=url, broker_url=broker_url, broker_queue=queue, redis_url=redis_url
+        )
         container = build_container(settings)
         await container.start()
         user = await container.users.create(f"doorbell-{broker}@example.com", "a long passphrase")

@@ -8,6 +8,7 @@ import asyncio
 import os
 import signal
 import time
+import uuid
 from collections.abc import Callable
 
 import pytest
@@ -40,7 +41,8 @@ async def test_kill_9_a_worker_mid_run(
     redis_url: str,
     workers_factory: list[Workers],
 ) -> None:
-    settings = settings_factory(broker_url=redis_url, redis_url=redis_url)
+    queue = f"codexos-test-crash-{uuid.uuid4().hex[:8]}"
+    settings = settings_factory(broker_url=redis_url, broker_queue=queue, redis_url=redis_url)
     container = build_container(settings)
     await truncate_all(container.db)
     async with container.db.transaction() as session:
@@ -49,7 +51,7 @@ async def test_kill_9_a_worker_mid_run(
     await container.start()
 
     workers = Workers(
-        settings.data_dir, worker_env(settings.data_dir, database_url, redis_url, redis_url)
+        settings.data_dir, worker_env(settings.data_dir, database_url, redis_url, redis_url, queue)
     )
     workers_factory.append(workers)
     victim, survivor = workers.start(concurrency=4), workers.start(concurrency=4)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from taskiq import AsyncBroker, Context, TaskiqDepends
-from taskiq_aio_pika import AioPikaBroker
+from taskiq_aio_pika import AioPikaBroker, Exchange, Queue
 from taskiq_redis import RedisStreamBroker
 
 from codexos_server.config import Settings
@@ -38,14 +38,12 @@ class InlineQueue:
         await self.runner.stop()
 
 
-def make_broker(url: str) -> AsyncBroker:
+def make_broker(url: str, queue: str = "codexos-jobs") -> AsyncBroker:
     """A taskiq broker for a `redis://` or `amqp://` URL."""
     if url.startswith(("redis://", "rediss://", "unix://")):
-        return RedisStreamBroker(
-            url, queue_name="codexos:jobs", consumer_group_name="codexos-workers"
-        )
+        return RedisStreamBroker(url, queue_name=queue, consumer_group_name=f"{queue}-workers")
     if url.startswith(("amqp://", "amqps://")):
-        return AioPikaBroker(url, queue_name="codexos-jobs", exchange_name="codexos")
+        return AioPikaBroker(url, exchange=Exchange(name=queue), task_queues=[Queue(name=queue)])
     raise ValueError(
         f"unsupported CODEXOS_BROKER_URL scheme: {url.split(':', 1)[0]!r} (use redis:// or amqp://)"
     )
@@ -85,7 +83,9 @@ class TaskiqQueue:
 
 JOB_QUEUES: dict[str, Callable[[Settings, JobRunner | None], JobQueue]] = {
     "inline": lambda _settings, runner: InlineQueue(_require(runner)),
-    "taskiq": lambda settings, runner: TaskiqQueue(make_broker(str(settings.broker_url)), runner),
+    "taskiq": lambda settings, runner: TaskiqQueue(
+        make_broker(str(settings.broker_url), settings.broker_queue), runner
+    ),
 }
 
 
