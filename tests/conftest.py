@@ -152,6 +152,7 @@ def settings_factory(tmp_path: Path, database_url: str) -> Callable[..., Setting
             "rate_limit_anonymous": 100_000,
             "redis_url": None,
             "broker_url": None,
+            "llm_provider": "scripted",
             "log_format": "json",
             "log_level": "WARNING",
         }

@@ -10,6 +10,9 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from codexos_server import __version__
+from codexos_server.agents.routes import router as agents_router
+from codexos_server.agents.runs_routes import router as runs_router
+from codexos_server.agents.tools_routes import router as tools_router
 from codexos_server.auth.middleware import AuthRateLimitMiddleware
 from codexos_server.auth.routes import router as auth_router
 from codexos_server.config import API_PREFIX, Settings
@@ -17,6 +20,7 @@ from codexos_server.container import Container, build_container
 from codexos_server.docs_routes import install_docs
 from codexos_server.errors import install_error_handlers
 from codexos_server.jobs.routes import router as jobs_router
+from codexos_server.llm.routes import router as llm_router
 from codexos_server.log import configure_logging
 from codexos_server.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from codexos_server.monitoring.health import router as health_router
@@ -64,7 +68,17 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     )
     app.state.container = container
     install_error_handlers(app)
-    for router in (health_router, auth_router, users_router, workspaces_router, jobs_router):
+    for router in (
+        health_router,
+        auth_router,
+        users_router,
+        workspaces_router,
+        agents_router,
+        runs_router,
+        tools_router,
+        llm_router,
+        jobs_router,
+    ):
         app.include_router(router, prefix=API_PREFIX)
     install_docs(app)
 

@@ -8,6 +8,18 @@ from typing import Literal
 
 from starlette.requests import HTTPConnection
 
+# Built-in adapters, tools and job kinds register themselves on import, as plugins would.
+import codexos_server.agents.jobs
+import codexos_server.agents.tools.agent_call
+import codexos_server.agents.tools.builtins
+import codexos_server.llm.scripted  # noqa: F401
+from codexos_server.agents.conversations import ConversationService
+from codexos_server.agents.memory import ConversationMemory
+from codexos_server.agents.runs import RunService
+from codexos_server.agents.runtime import AgentRuntime
+from codexos_server.agents.service import AgentService
+from codexos_server.agents.tools.custom import ToolDefinitionService
+from codexos_server.agents.tools.resolve import ToolResolver
 from codexos_server.auth.api_keys import ApiKeyService
 from codexos_server.auth.authenticate import Authenticator
 from codexos_server.auth.passwords import PasswordHasher
@@ -22,7 +34,11 @@ from codexos_server.jobs.registry import load_job_modules
 from codexos_server.jobs.runner import JobRunner
 from codexos_server.jobs.service import JobQueue, JobService
 from codexos_server.jobs.store import JobStore
+from codexos_server.llm.providers import ProviderService
+from codexos_server.llm.registry import ModelRegistry
+from codexos_server.netguard import FetchPolicy, SafeHttpClient
 from codexos_server.ratelimit import LoginThrottle, RateLimiter, RequestLimits
+from codexos_server.secretbox import SecretBox
 from codexos_server.users.service import UserService
 from codexos_server.workspaces.service import WorkspaceService
 
@@ -42,6 +58,15 @@ class Container:
     runner: JobRunner | None
     queue: JobQueue
     jobs: JobService
+    secrets: SecretBox
+    http: SafeHttpClient
+    models: ModelRegistry
+    providers: ProviderService
+    agents: AgentService
+    tool_definitions: ToolDefinitionService
+    runtime: AgentRuntime
+    runs: RunService
+    conversations: ConversationService
 
     async def start(self) -> None:
         """Start background machinery: the job queue (and runner, where this process runs jobs)."""
@@ -50,6 +75,7 @@ class Container:
     async def close(self) -> None:
         await self.queue.stop()
         await self.events.close()
+        await self.models.close()
         await self.db.dispose()
 
 
@@ -60,12 +86,13 @@ def build_container(settings: Settings, role: Role = "api") -> Container:
     """Wire every service. An API process runs jobs itself only without a broker (inline);
     a worker process always runs them."""
     load_job_modules(settings.job_modules)
+    secret = settings.resolved_secret_key()
     db = Database(
         settings.resolved_database_url(),
         echo=settings.database_echo,
         pool_size=settings.database_pool_size,
     )
-    codec = TokenCodec(settings.resolved_secret_key(), settings.access_token_ttl_seconds)
+    codec = TokenCodec(secret, settings.access_token_ttl_seconds)
     hasher = PasswordHasher(settings.password_hash_time_cost, settings.password_hash_memory_kib)
     limiter = RateLimiter(settings.redis_url)
     events = build_event_bus(settings)
@@ -77,6 +104,16 @@ def build_container(settings: Settings, role: Role = "api") -> Container:
         else None
     )
     queue = build_queue(settings, runner)
+    jobs = JobService(db, store, events, queue)
+    box = SecretBox(secret)
+    http = SafeHttpClient(FetchPolicy.from_settings(settings))
+    models = ModelRegistry(settings)
+    providers = ProviderService(db, box, models, settings)
+    agents = AgentService(db)
+    tool_definitions = ToolDefinitionService(db, box, http)
+    runtime = AgentRuntime(
+        db, events, providers, ToolResolver(tool_definitions), ConversationMemory(db), settings
+    )
     container = Container(
         settings=settings,
         db=db,
@@ -92,8 +129,18 @@ def build_container(settings: Settings, role: Role = "api") -> Container:
         events=events,
         runner=runner,
         queue=queue,
-        jobs=JobService(db, store, events, queue),
+        jobs=jobs,
+        secrets=box,
+        http=http,
+        models=models,
+        providers=providers,
+        agents=agents,
+        tool_definitions=tool_definitions,
+        runtime=runtime,
+        runs=RunService(db, events, jobs, agents, runtime),
+        conversations=ConversationService(db, agents),
     )
+    runtime.services = container
     if runner is not None:
         runner.services = container
     return container

@@ -98,6 +98,9 @@ TAGS = [
     {"name": "auth", "description": "Registration, login, tokens, API keys and scopes"},
     {"name": "users", "description": "Your profile; user administration for admins"},
     {"name": "workspaces", "description": "Workspaces, members, roles and invitations"},
+    {"name": "agents", "description": "Agents: definitions, versions, execution, tools"},
+    {"name": "runs", "description": "Runs of agents, their steps and events; conversations"},
+    {"name": "models", "description": "Chat models and provider configurations"},
     {"name": "jobs", "description": "Background jobs: status, results, cancellation"},
     {"name": "system", "description": "Health, readiness and API documentation"},
 ]

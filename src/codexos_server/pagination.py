@@ -46,19 +46,24 @@ async def _page_params(
 PageParamsDep = Annotated[PageParams, Depends(_page_params)]
 
 
-def encode_cursor(created_at: datetime, row_id: str) -> str:
-    raw = json.dumps([created_at.isoformat(), row_id]).encode()
+def encode_cursor(key: Any, row_id: str) -> str:
+    value = key.isoformat() if isinstance(key, datetime) else key
+    raw = json.dumps([value, row_id]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
+def decode_cursor(cursor: str, as_datetime: bool = True) -> tuple[Any, str]:
     """Raises: ValidationFailed for a cursor this server did not produce."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        created, row_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        key, row_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
         if not isinstance(row_id, str):
             raise TypeError(row_id)
-        return datetime.fromisoformat(created), row_id
+        if as_datetime:
+            return datetime.fromisoformat(key), row_id
+        if not isinstance(key, int | float | str):
+            raise TypeError(key)
+        return key, row_id
     except (ValueError, TypeError) as exc:
         raise ValidationFailed(
             "Invalid cursor", [{"field": "cursor", "message": "is not a cursor from this API"}]
@@ -69,18 +74,20 @@ async def paginate(
     session: AsyncSession,
     stmt: Select[*tuple[Any, ...]],
     params: PageParams,
-    created_col: InstrumentedAttribute[datetime],
+    order_col: InstrumentedAttribute[Any],
     id_col: InstrumentedAttribute[str],
 ) -> tuple[list[Any], str | None]:
-    """Run `stmt` one page at a time, newest first; returns the rows and the next cursor."""
+    """Run `stmt` one page at a time, by `order_col` descending (newest first, for
+    `created_at`); returns the rows and the next cursor."""
+    is_datetime = order_col.type.python_type is datetime
     if params.cursor:
-        created, row_id = decode_cursor(params.cursor)
-        stmt = stmt.where(or_(created_col < created, and_(created_col == created, id_col < row_id)))
-    stmt = stmt.order_by(created_col.desc(), id_col.desc()).limit(params.limit + 1)
+        key, row_id = decode_cursor(params.cursor, as_datetime=is_datetime)
+        stmt = stmt.where(or_(order_col < key, and_(order_col == key, id_col < row_id)))
+    stmt = stmt.order_by(order_col.desc(), id_col.desc()).limit(params.limit + 1)
     rows = list((await session.execute(stmt)).all())
     next_cursor = None
     if len(rows) > params.limit:
         rows = rows[: params.limit]
         last = rows[-1][0]
-        next_cursor = encode_cursor(getattr(last, created_col.key), getattr(last, id_col.key))
+        next_cursor = encode_cursor(getattr(last, order_col.key), getattr(last, id_col.key))
     return rows, next_cursor

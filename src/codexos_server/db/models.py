@@ -1,11 +1,21 @@
 """Imports every table module so `Base.metadata` is complete (for migrations and tests)."""
 
+from codexos_server.agents import models as agents_models
 from codexos_server.auth import models as auth_models
 from codexos_server.db.base import Base
 from codexos_server.jobs import models as jobs_models
+from codexos_server.llm import models as llm_models
 from codexos_server.users import models as users_models
 from codexos_server.workspaces import models as workspaces_models
 
 metadata = Base.metadata
 
-__all__ = ["auth_models", "jobs_models", "metadata", "users_models", "workspaces_models"]
+__all__ = [
+    "agents_models",
+    "auth_models",
+    "jobs_models",
+    "llm_models",
+    "metadata",
+    "users_models",
+    "workspaces_models",
+]

@@ -1,0 +1,1 @@
+"""Agents: definitions and versions, tools, conversations, runs and the agent loop."""

@@ -1,0 +1,416 @@
+"""The agent loop: build the prompt, call the model, run the tools it asks for, repeat until
+it answers or the step limit stops it. Every model and tool call is recorded as a step, and
+everything that happens is published on `run:{id}`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select, update
+
+from codexos_server.agents.memory import ConversationMemory
+from codexos_server.agents.models import AgentType, AgentVersion, Run, RunStatus, RunStep
+from codexos_server.agents.tools.base import (
+    Tool,
+    ToolContext,
+    ToolError,
+    spec_of,
+    validate_arguments,
+)
+from codexos_server.agents.tools.resolve import ToolResolver
+from codexos_server.config import Settings
+from codexos_server.db.base import utcnow
+from codexos_server.db.database import Database
+from codexos_server.errors import AppError
+from codexos_server.events.bus import EventBus
+from codexos_server.llm.port import ModelError
+from codexos_server.llm.providers import ProviderService, ResolvedModel
+from codexos_server.llm.types import ChatMessage, ChatRequest, ChatResult, Usage
+from codexos_server.log import get_logger
+
+log = get_logger("codexos.agents")
+
+TOOL_TIMEOUT_SECONDS = 60.0
+_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+
+Canceller = Callable[[], Awaitable[bool]]
+
+
+class RunCancelled(Exception):
+    """Raised between steps when the run was asked to stop."""
+    pass
+
+
+def run_channel(run_id: str) -> str:
+    return f"run:{run_id}"
+
+
+def render(template: str, variables: dict[str, str]) -> str:
+    """Fill `{{name}}` placeholders; unknown names are left as written."""
+    return _PLACEHOLDER.sub(lambda m: variables.get(m.group(1), m.group(0)), template)
+
+
+def as_text(input_data: Any) -> str:
+    return input_data if isinstance(input_data, str) else json.dumps(input_data, ensure_ascii=False)
+
+
+@dataclass
+class _State:
+    run: Run
+    snapshot: dict[str, Any]
+    model: ResolvedModel
+    usage: Usage = field(default_factory=Usage)
+    position: int = 0
+    citations: list[dict[str, Any]] = field(default_factory=list)
+
+
+class AgentRuntime:
+    def __init__(
+        self,
+        db: Database,
+        events: EventBus,
+        providers: ProviderService,
+        tools: ToolResolver,
+        memory: ConversationMemory,
+        settings: Settings,
+    ) -> None:
+        self.db = db
+        self.events = events
+        self.providers = providers
+        self.tools = tools
+        self.memory = memory
+        self.settings = settings
+        self.services: Any = None  # the Container, for tools that call other services
+
+    async def execute(self, run_id: str, *, emit_tokens: bool, is_cancelled: Canceller) -> None:
+        """Run a queued run to its end. A run that already started is left alone, so a
+        re-delivered job never executes an agent twice."""
+        async with self.db.transaction() as session:
+            claimed = await session.execute(
+                update(Run)
+                .where(Run.id == run_id, Run.status == RunStatus.QUEUED.value)
+                .values(status=RunStatus.RUNNING.value, started_at=utcnow())
+            )
+            if not claimed.rowcount:  # type: ignore[attr-defined]
+                return
+            run = await session.get_one(Run, run_id)
+            snapshot = (
+                await session.scalar(
+                    select(AgentVersion.snapshot).where(
+                        AgentVersion.agent_id == run.agent_id,
+                        AgentVersion.version == run.agent_version,
+                    )
+                )
+            ) or {}
+        channel = run_channel(run_id)
+        await self.events.publish(
+            channel,
+            "run.started",
+            {"run_id": run_id, "agent_id": run.agent_id, "agent_version": run.agent_version},
+        )
+        try:
+            model = await self.providers.resolve(run.workspace_id, snapshot.get("model") or {})
+            state = _State(run, snapshot, model)
+            output, status, error = await self._loop(state, emit_tokens, is_cancelled)
+        except RunCancelled:
+            await self._finish(run, RunStatus.CANCELLED, None, None, Usage(), None, [])
+            return
+        except asyncio.CancelledError:
+            await asyncio.shield(
+                self._finish(run, RunStatus.CANCELLED, None, None, Usage(), None, [])
+            )
+            raise
+        except (ModelError, AppError) as exc:
+            error = {
+                "type": "model_error"
+                if isinstance(exc, ModelError)
+                else getattr(exc, "code", "error"),
+                "message": str(getattr(exc, "message", exc)),
+            }
+            await self._finish(run, RunStatus.FAILED, None, error, Usage(), None, [])
+            return
+        except Exception as exc:
+            log.exception("agent run crashed", run_id=run_id)
+            await self._finish(
+                run,
+                RunStatus.FAILED,
+                None,
+                {"type": "internal_error", "message": type(exc).__name__},
+                Usage(),
+                None,
+                [],
+            )
+            return
+        await self._finish(run, status, output, error, state.usage, model, state.citations)
+        if status is RunStatus.SUCCEEDED and run.conversation_id and output is not None:
+            await self.memory.append(
+                run.conversation_id, run.id, [("user", as_text(run.input)), ("assistant", output)]
+            )
+
+    async def _loop(
+        self, state: _State, emit_tokens: bool, is_cancelled: Canceller
+    ) -> tuple[str | None, RunStatus, dict[str, Any] | None]:
+        run, snapshot = state.run, state.snapshot
+        variables = {**(snapshot.get("variables") or {}), **(run.variables or {})}
+        system = ChatMessage("system", render(snapshot.get("instructions") or "", variables))
+        user = ChatMessage("user", as_text(run.input))
+        model_settings = snapshot.get("model") or {}
+        reply_tokens = int(model_settings.get("max_tokens", 512))
+        memory = snapshot.get("memory") or {}
+        if run.conversation_id:
+            messages = await self.memory.context(
+                run.conversation_id,
+                state.model,
+                system,
+                user,
+                int(memory.get("max_messages", 20)),
+                bool(memory.get("summarize", True)),
+                reply_tokens,
+            )
+        else:
+            messages = [system, user]
+        if snapshot.get("type") == AgentType.RAG.value:
+            messages = await self._retrieve(state, messages, user)
+        tools: dict[str, Tool] = {}
+        if snapshot.get("type") == AgentType.TOOL.value:
+            tools = await self.tools.for_agent(run.workspace_id, snapshot.get("tools") or [])
+        max_steps = int(snapshot.get("max_steps") or self.settings.agent_max_steps)
+        last_content: str | None = None
+        for _ in range(max_steps):
+            if await is_cancelled():
+                raise RunCancelled
+            result = await self._model_call(state, messages, tools, model_settings, emit_tokens)
+            last_content = result.content
+            if not result.tool_calls or not tools:
+                return result.content, RunStatus.SUCCEEDED, None
+            messages.append(ChatMessage("assistant", result.content, result.tool_calls))
+            for call in result.tool_calls:
+                if await is_cancelled():
+                    raise RunCancelled
+                observation = await self._tool_call(
+                    state, tools, call.name, call.arguments, call.id
+                )
+                messages.append(
+                    ChatMessage("tool", observation, tool_call_id=call.id, name=call.name)
+                )
+        error = {
+            "type": "max_steps",
+            "message": f"stopped after {max_steps} steps without a final answer",
+        }
+        return last_content, RunStatus.INCOMPLETE, error
+
+    async def _retrieve(
+        self, state: _State, messages: list[ChatMessage], user: ChatMessage
+    ) -> list[ChatMessage]:
+        """Hook for `rag` agents; the RAG engine fills it in (issue 5)."""
+        return messages
+
+    async def _model_call(
+        self,
+        state: _State,
+        messages: list[ChatMessage],
+        tools: dict[str, Tool],
+        model_settings: dict[str, Any],
+        emit_tokens: bool,
+    ) -> ChatResult:
+        request = ChatRequest(
+            messages=tuple(messages),
+            model=state.model.model,
+            temperature=float(model_settings.get("temperature", 0.7)),
+            max_tokens=int(model_settings.get("max_tokens", 512)),
+            tools=tuple(spec_of(t) for t in tools.values()),
+            options=dict(model_settings.get("options") or {}),
+        )
+        started, clock = utcnow(), time.perf_counter()
+        channel = run_channel(state.run.id)
+        result: ChatResult | None = None
+        error: dict[str, Any] | None = None
+        try:
+            if emit_tokens:
+                async for chunk in state.model.chat.stream(request):
+                    if chunk.delta:
+                        await self.events.publish(channel, "token", {"delta": chunk.delta})
+                    if chunk.result is not None:
+                        result = chunk.result
+                if result is None:
+                    raise ModelError("the model stream ended without a result")
+            else:
+                result = await state.model.chat.complete(request)
+        except ModelError as exc:
+            error = {"type": "model_error", "message": str(exc)}
+            raise
+        finally:
+            await self._record(
+                state,
+                "model_call",
+                state.model.model,
+                {"messages": len(messages), "tools": sorted(tools)},
+                None
+                if result is None
+                else {
+                    "content": result.content,
+                    "tool_calls": [
+                        {"id": c.id, "name": c.name, "arguments": c.arguments}
+                        for c in result.tool_calls
+                    ],
+                    "finish_reason": result.finish_reason,
+                },
+                error,
+                result.usage if result else None,
+                started,
+                clock,
+            )
+        state.usage = state.usage + result.usage
+        return result
+
+    async def _tool_call(
+        self,
+        state: _State,
+        tools: dict[str, Tool],
+        name: str,
+        arguments: dict[str, Any],
+        call_id: str,
+    ) -> str:
+        """Run one tool call; any failure becomes the observation the model sees."""
+        channel = run_channel(state.run.id)
+        await self.events.publish(
+            channel, "tool_call", {"call_id": call_id, "name": name, "arguments": arguments}
+        )
+        started, clock = utcnow(), time.perf_counter()
+        output: Any = None
+        error: dict[str, Any] | None = None
+        tool = tools.get(name)
+        try:
+            if tool is None:
+                raise ToolError(
+                    f"unknown tool {name!r}; available: {', '.join(sorted(tools)) or 'none'}"
+                )
+            args = validate_arguments(tool.parameters, arguments)
+            ctx = ToolContext(
+                workspace_id=state.run.workspace_id,
+                user_id=state.run.user_id,
+                run_id=state.run.id,
+                depth=state.run.depth,
+                config=self.tools.config_for(state.snapshot.get("tools") or [], name),
+                services=self.services,
+            )
+            async with asyncio.timeout(TOOL_TIMEOUT_SECONDS):
+                output = await tool(ctx, args)
+            observation = (
+                output
+                if isinstance(output, str)
+                else json.dumps(output, ensure_ascii=False, default=str)
+            )
+        except ToolError as exc:
+            error = {"type": "tool_error", "message": str(exc)}
+        except TimeoutError:
+            error = {
+                "type": "timeout",
+                "message": f"the tool took longer than {TOOL_TIMEOUT_SECONDS:g} s",
+            }
+        except Exception as exc:  # a tool bug must not end the run: the model sees it
+            log.warning("tool raised", tool=name, error=repr(exc))
+            error = {"type": "tool_exception", "message": f"{type(exc).__name__}: {exc}"[:500]}
+        if error is not None:
+            observation = f"Error: {error['message']}"
+        await self._record(
+            state,
+            "tool_call",
+            name,
+            {"call_id": call_id, "arguments": arguments},
+            output,
+            error,
+            None,
+            started,
+            clock,
+        )
+        await self.events.publish(
+            channel,
+            "tool_result",
+            {"call_id": call_id, "name": name, "ok": error is None, "output": observation[:2000]},
+        )
+        return observation
+
+    async def _record(
+        self,
+        state: _State,
+        kind: str,
+        name: str,
+        input: Any,
+        output: Any,
+        error: dict[str, Any] | None,
+        usage: Usage | None,
+        started: Any,
+        clock: float,
+    ) -> None:
+        position, state.position = state.position, state.position + 1
+        async with self.db.transaction() as session:
+            session.add(
+                RunStep(
+                    run_id=state.run.id,
+                    position=position,
+                    kind=kind,
+                    name=name,
+                    input=input,
+                    output=output,
+                    error=error,
+                    usage={
+                        "prompt_tokens": usage.prompt_tokens,
+                        "completion_tokens": usage.completion_tokens,
+                    }
+                    if usage
+                    else None,
+                    started_at=started,
+                    duration_ms=round((time.perf_counter() - clock) * 1000, 3),
+                )
+            )
+
+    def _cost(self, model: str, usage: Usage) -> float:
+        price_in, price_out = self.settings.llm_prices.get(model, (0.0, 0.0))
+        return round(
+            usage.prompt_tokens / 1000 * price_in + usage.completion_tokens / 1000 * price_out, 8
+        )
+
+    async def _finish(
+        self,
+        run: Run,
+        status: RunStatus,
+        output: str | None,
+        error: dict[str, Any] | None,
+        usage: Usage,
+        model: ResolvedModel | None,
+        citations: list[dict[str, Any]],
+    ) -> None:
+        usage_out = {
+            "prompt_tokens": usage.prompt_tokens,
+            "completion_tokens": usage.completion_tokens,
+            "total_tokens": usage.total_tokens,
+        }
+        values: dict[str, Any] = {
+            "status": status.value,
+            "output": output,
+            "error": error,
+            "usage": usage_out,
+            "cost": self._cost(model.model, usage) if model else 0.0,
+            "model": f"{model.provider}/{model.model}" if model else None,
+            "citations": citations or None,
+            "finished_at": utcnow(),
+        }
+        async with self.db.transaction() as session:
+            await session.execute(update(Run).where(Run.id == run.id).values(**values))
+        payload: dict[str, Any] = {
+            "run_id": run.id,
+            "status": status.value,
+            "output": output,
+            "error": error,
+            "usage": usage_out,
+        }
+        if citations:
+            payload["citations"] = citations
+        await self.events.publish(run_channel(run.id), f"run.{status.value}", payload)
