@@ -6,8 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import httpx
-
 from tests.agents.local_http_server import LocalHTTPServer
 from tests.conftest import assert_envelope, register
 
