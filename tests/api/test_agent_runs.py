@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from codexos_server.agents.schemas import ExecuteRequest
 from codexos_server.agents.tools.base import TOOLS, ToolContext, ToolError, register_tool
 from tests.conftest import Account, assert_envelope
 
@@ -336,12 +337,10 @@ async def test_cancel_a_queued_run(
     account: Account = await make_account()
     agent = (await client.post("/agents", json={"name": "q"}, headers=account.headers())).json()
     actor = await container.authenticator.authenticate(account.token, None)
-    from codexos_server.agents.schemas import ExecuteRequest
-
-    run, _ = await container.runs.create(
+    made = await container.runs.create(
         actor, agent["id"], ExecuteRequest(input_data="never"), mode="async"
     )
-    r = await client.post(f"/runs/{run.id}/cancel", headers=account.headers())
+    r = await client.post(f"/runs/{made.out.id}/cancel", headers=account.headers())
     assert r.json()["status"] == "cancelled"
 
 

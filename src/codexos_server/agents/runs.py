@@ -8,16 +8,18 @@ import contextlib
 import hashlib
 import json
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from codexos_server.agents.models import RUN_FINISHED, Agent, Conversation, Run, RunStatus, RunStep
-from codexos_server.agents.runtime import AgentRuntime, run_channel
+from codexos_server.agents.runtime import AgentRuntime, load_snapshot, run_channel
 from codexos_server.agents.schemas import ExecuteRequest, RunDetail, RunOut, StepOut
 from codexos_server.agents.service import AgentService
 from codexos_server.auth.principal import Principal
+from codexos_server.db.base import utcnow
 from codexos_server.db.database import Database
 from codexos_server.errors import Conflict, NotFound
 from codexos_server.events.bus import Event, EventBus
@@ -26,6 +28,16 @@ from codexos_server.pagination import Page, PageParams, paginate
 from codexos_server.workspaces.permissions import Action
 
 AGENT_RUN_JOB = "agent.run"
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    out: RunOut
+    created: bool
+    run: Run | None = None  # the ORM row, when claimed for this process
+    snapshot: dict[str, Any] | None = None
+
+
 TERMINAL_EVENTS = frozenset(f"run.{s.value}" for s in RUN_FINISHED)
 
 
@@ -59,9 +71,12 @@ class RunService:
         idempotency_key: str | None = None,
         depth: int = 0,
         parent_run_id: str | None = None,
-    ) -> tuple[RunOut, bool]:
-        """Record a queued run of the agent's current version. Returns (run, created): with
-        an Idempotency-Key already used for the same request, the earlier run and False.
+        claim: bool = False,
+    ) -> Created:
+        """Record a run of the agent's current version: queued, or with `claim` already
+        running in this process (then the agent version's snapshot comes with it, from the
+        same transaction). With an Idempotency-Key already used for the same request, the
+        earlier run and `created=False`.
 
         Raises: NotFound (agent or conversation), Conflict (key reused for another request).
         """
@@ -70,7 +85,7 @@ class RunService:
         if idempotency_key:
             existing = await self._by_key(actor, idempotency_key, request_hash)
             if existing is not None:
-                return existing, False
+                return Created(existing, False)
         try:
             async with self.db.transaction() as session:
                 agent = await self.agents.load(session, actor, agent_id)
@@ -93,7 +108,8 @@ class RunService:
                     parent_run_id=parent_run_id,
                     depth=depth,
                     mode=mode,
-                    status=RunStatus.QUEUED.value,
+                    status=(RunStatus.RUNNING if claim else RunStatus.QUEUED).value,
+                    started_at=utcnow() if claim else None,
                     input=body.input_data,
                     variables=body.variables,
                     usage={},
@@ -102,13 +118,14 @@ class RunService:
                 )
                 session.add(run)
                 await session.flush()
+                snapshot = await load_snapshot(session, run) if claim else None
                 out = RunOut.model_validate(run)
         except IntegrityError:
             existing = await self._by_key(actor, idempotency_key or "", request_hash)
             if existing is None:
                 raise
-            return existing, False
-        return out, True
+            return Created(existing, False)
+        return Created(out, True, run if claim else None, snapshot)
 
     async def _by_key(self, actor: Principal, key: str, request_hash: str) -> RunOut | None:
         async with self.db.read() as session:
@@ -142,14 +159,21 @@ class RunService:
         idempotency_key: str | None = None,
     ) -> RunOut:
         """Run the agent now and return the finished run."""
-        run, created = await self.create(
-            actor, agent_id, body, mode="sync", idempotency_key=idempotency_key
+        made = await self.create(
+            actor, agent_id, body, mode="sync", idempotency_key=idempotency_key, claim=True
         )
-        if created:
-            await self.runtime.execute(
-                run.id, emit_tokens=False, is_cancelled=self.cancel_check(run.id)
-            )
-        return await self._out(actor, run.id)
+        return await self._run_claimed(made, emit_tokens=False)
+
+    async def _run_claimed(self, made: Created, *, emit_tokens: bool) -> RunOut:
+        if made.run is None or made.snapshot is None:  # an idempotent replay
+            return made.out
+        finished = await self.runtime.run(
+            made.run,
+            made.snapshot,
+            emit_tokens=emit_tokens,
+            is_cancelled=self.cancel_check(made.run.id),
+        )
+        return RunOut.model_validate(finished)
 
     async def run_child(
         self,
@@ -179,19 +203,18 @@ class RunService:
                 parent_run_id=parent_run_id,
                 depth=depth,
                 mode="sync",
-                status=RunStatus.QUEUED.value,
+                status=RunStatus.RUNNING.value,
+                started_at=utcnow(),
                 input=input_data,
                 variables={},
                 usage={},
             )
             session.add(run)
             await session.flush()
-            run_id = run.id
-        await self.runtime.execute(
-            run_id, emit_tokens=False, is_cancelled=self.cancel_check(run_id)
+            snapshot = await load_snapshot(session, run)
+        return await self._run_claimed(
+            Created(RunOut.model_validate(run), True, run, snapshot), emit_tokens=False
         )
-        async with self.db.read() as session:
-            return RunOut.model_validate(await session.get_one(Run, run_id))
 
     async def submit(
         self,
@@ -201,16 +224,18 @@ class RunService:
         idempotency_key: str | None = None,
     ) -> RunOut:
         """Queue the run as a background job and return it at once."""
-        run, created = await self.create(
+        made = await self.create(
             actor, agent_id, body, mode="async", idempotency_key=idempotency_key
         )
-        if created:
+        if made.created:
             job = await self.jobs.enqueue(
-                actor, AGENT_RUN_JOB, {"run_id": run.id}, idempotency_key=f"run:{run.id}"
+                actor, AGENT_RUN_JOB, {"run_id": made.out.id}, idempotency_key=f"run:{made.out.id}"
             )
             async with self.db.transaction() as session:
-                await session.execute(update(Run).where(Run.id == run.id).values(job_id=job.id))
-        return await self._out(actor, run.id)
+                await session.execute(
+                    update(Run).where(Run.id == made.out.id).values(job_id=job.id)
+                )
+        return await self._out(actor, made.out.id)
 
     async def stream(
         self,
@@ -221,21 +246,17 @@ class RunService:
     ) -> AsyncIterator[Event]:
         """Run the agent in this process and yield its events (tokens, tool calls, status)
         until it ends. A client that goes away cancels the run."""
-        run, created = await self.create(
-            actor, agent_id, body, mode="stream", idempotency_key=idempotency_key
+        made = await self.create(
+            actor, agent_id, body, mode="stream", idempotency_key=idempotency_key, claim=True
         )
-        subscription = await self.events.subscribe(run_channel(run.id), after_seq=0)
+        subscription = await self.events.subscribe(run_channel(made.out.id), after_seq=0)
         task = None
-        if created:
-            task = asyncio.create_task(
-                self.runtime.execute(
-                    run.id, emit_tokens=True, is_cancelled=self.cancel_check(run.id)
-                )
-            )
+        if made.run is not None:
+            task = asyncio.create_task(self._run_claimed(made, emit_tokens=True))
         return self._relay(subscription, task)
 
     async def _relay(
-        self, subscription: Any, task: asyncio.Task[None] | None
+        self, subscription: Any, task: asyncio.Task[RunOut] | None
     ) -> AsyncIterator[Event]:
         try:
             async for event in subscription:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from codexos_server.agents.memory import ConversationMemory
 from codexos_server.agents.models import AgentType, AgentVersion, Run, RunStatus, RunStep
@@ -44,6 +45,7 @@ Canceller = Callable[[], Awaitable[bool]]
 
 class RunCancelled(Exception):
     """Raised between steps when the run was asked to stop."""
+
     pass
 
 
@@ -64,10 +66,21 @@ def as_text(input_data: Any) -> str:
 class _State:
     run: Run
     snapshot: dict[str, Any]
-    model: ResolvedModel
+    model: ResolvedModel | None = None
     usage: Usage = field(default_factory=Usage)
-    position: int = 0
+    steps: list[RunStep] = field(default_factory=list)
+    unsaved: list[RunStep] = field(default_factory=list)  # written with the run's final state
     citations: list[dict[str, Any]] = field(default_factory=list)
+
+
+async def load_snapshot(session: AsyncSession, run: Run) -> dict[str, Any]:
+    """The agent version a run uses."""
+    snapshot = await session.scalar(
+        select(AgentVersion.snapshot).where(
+            AgentVersion.agent_id == run.agent_id, AgentVersion.version == run.agent_version
+        )
+    )
+    return dict(snapshot or {})
 
 
 class AgentRuntime:
@@ -89,8 +102,8 @@ class AgentRuntime:
         self.services: Any = None  # the Container, for tools that call other services
 
     async def execute(self, run_id: str, *, emit_tokens: bool, is_cancelled: Canceller) -> None:
-        """Run a queued run to its end. A run that already started is left alone, so a
-        re-delivered job never executes an agent twice."""
+        """Run a queued run (a background job) to its end. A run that already started is
+        left alone, so a re-delivered job never executes an agent twice."""
         async with self.db.transaction() as session:
             claimed = await session.execute(
                 update(Run)
@@ -100,58 +113,46 @@ class AgentRuntime:
             if not claimed.rowcount:  # type: ignore[attr-defined]
                 return
             run = await session.get_one(Run, run_id)
-            snapshot = (
-                await session.scalar(
-                    select(AgentVersion.snapshot).where(
-                        AgentVersion.agent_id == run.agent_id,
-                        AgentVersion.version == run.agent_version,
-                    )
-                )
-            ) or {}
-        channel = run_channel(run_id)
+            snapshot = await load_snapshot(session, run)
+        await self.run(run, snapshot, emit_tokens=emit_tokens, is_cancelled=is_cancelled)
+
+    async def run(
+        self, run: Run, snapshot: dict[str, Any], *, emit_tokens: bool, is_cancelled: Canceller
+    ) -> Run:
+        """Run a claimed (`running`) run to its end; returns it in its final state. The steps
+        are written together with that final state, in one transaction."""
         await self.events.publish(
-            channel,
+            run_channel(run.id),
             "run.started",
-            {"run_id": run_id, "agent_id": run.agent_id, "agent_version": run.agent_version},
+            {"run_id": run.id, "agent_id": run.agent_id, "agent_version": run.agent_version},
         )
+        state = _State(run, snapshot)
         try:
-            model = await self.providers.resolve(run.workspace_id, snapshot.get("model") or {})
-            state = _State(run, snapshot, model)
+            state.model = await self.providers.resolve(
+                run.workspace_id, snapshot.get("model") or {}
+            )
             output, status, error = await self._loop(state, emit_tokens, is_cancelled)
         except RunCancelled:
-            await self._finish(run, RunStatus.CANCELLED, None, None, Usage(), None, [])
-            return
+            return await self._finish(state, RunStatus.CANCELLED, None, None)
         except asyncio.CancelledError:
-            await asyncio.shield(
-                self._finish(run, RunStatus.CANCELLED, None, None, Usage(), None, [])
-            )
+            await asyncio.shield(self._finish(state, RunStatus.CANCELLED, None, None))
             raise
         except (ModelError, AppError) as exc:
-            error = {
-                "type": "model_error"
-                if isinstance(exc, ModelError)
-                else getattr(exc, "code", "error"),
-                "message": str(getattr(exc, "message", exc)),
-            }
-            await self._finish(run, RunStatus.FAILED, None, error, Usage(), None, [])
-            return
-        except Exception as exc:
-            log.exception("agent run crashed", run_id=run_id)
-            await self._finish(
-                run,
-                RunStatus.FAILED,
-                None,
-                {"type": "internal_error", "message": type(exc).__name__},
-                Usage(),
-                None,
-                [],
+            kind = "model_error" if isinstance(exc, ModelError) else getattr(exc, "code", "error")
+            message = str(getattr(exc, "message", exc))
+            return await self._finish(
+                state, RunStatus.FAILED, None, {"type": kind, "message": message}
             )
-            return
-        await self._finish(run, status, output, error, state.usage, model, state.citations)
+        except Exception as exc:
+            log.exception("agent run crashed", run_id=run.id)
+            error = {"type": "internal_error", "message": type(exc).__name__}
+            return await self._finish(state, RunStatus.FAILED, None, error)
+        finished = await self._finish(state, status, output, error)
         if status is RunStatus.SUCCEEDED and run.conversation_id and output is not None:
             await self.memory.append(
                 run.conversation_id, run.id, [("user", as_text(run.input)), ("assistant", output)]
             )
+        return finished
 
     async def _loop(
         self, state: _State, emit_tokens: bool, is_cancelled: Canceller
@@ -164,6 +165,7 @@ class AgentRuntime:
         reply_tokens = int(model_settings.get("max_tokens", 512))
         memory = snapshot.get("memory") or {}
         if run.conversation_id:
+            assert state.model is not None
             messages = await self.memory.context(
                 run.conversation_id,
                 state.model,
@@ -219,6 +221,7 @@ class AgentRuntime:
         model_settings: dict[str, Any],
         emit_tokens: bool,
     ) -> ChatResult:
+        assert state.model is not None
         request = ChatRequest(
             messages=tuple(messages),
             model=state.model.model,
@@ -349,27 +352,32 @@ class AgentRuntime:
         started: Any,
         clock: float,
     ) -> None:
-        position, state.position = state.position, state.position + 1
+        """Keep a step. A synchronous run writes its steps with its final state (its caller
+        is waiting anyway; one transaction instead of one per step); background and streamed
+        runs write each step as it ends, so `GET /runs/{id}` shows their progress."""
+        step = RunStep(
+            run_id=state.run.id,
+            position=len(state.steps),
+            kind=kind,
+            name=name,
+            input=input,
+            output=output,
+            error=error,
+            usage={
+                "prompt_tokens": usage.prompt_tokens,
+                "completion_tokens": usage.completion_tokens,
+            }
+            if usage
+            else None,
+            started_at=started,
+            duration_ms=round((time.perf_counter() - clock) * 1000, 3),
+        )
+        state.steps.append(step)
+        if state.run.mode == "sync":
+            state.unsaved.append(step)
+            return
         async with self.db.transaction() as session:
-            session.add(
-                RunStep(
-                    run_id=state.run.id,
-                    position=position,
-                    kind=kind,
-                    name=name,
-                    input=input,
-                    output=output,
-                    error=error,
-                    usage={
-                        "prompt_tokens": usage.prompt_tokens,
-                        "completion_tokens": usage.completion_tokens,
-                    }
-                    if usage
-                    else None,
-                    started_at=started,
-                    duration_ms=round((time.perf_counter() - clock) * 1000, 3),
-                )
-            )
+            session.add(step)
 
     def _cost(self, model: str, usage: Usage) -> float:
         price_in, price_out = self.settings.llm_prices.get(model, (0.0, 0.0))
@@ -379,14 +387,13 @@ class AgentRuntime:
 
     async def _finish(
         self,
-        run: Run,
+        state: _State,
         status: RunStatus,
         output: str | None,
         error: dict[str, Any] | None,
-        usage: Usage,
-        model: ResolvedModel | None,
-        citations: list[dict[str, Any]],
-    ) -> None:
+    ) -> Run:
+        run, model = state.run, state.model
+        usage = state.usage
         usage_out = {
             "prompt_tokens": usage.prompt_tokens,
             "completion_tokens": usage.completion_tokens,
@@ -399,11 +406,14 @@ class AgentRuntime:
             "usage": usage_out,
             "cost": self._cost(model.model, usage) if model else 0.0,
             "model": f"{model.provider}/{model.model}" if model else None,
-            "citations": citations or None,
+            "citations": state.citations or None,
             "finished_at": utcnow(),
         }
         async with self.db.transaction() as session:
             await session.execute(update(Run).where(Run.id == run.id).values(**values))
+            session.add_all(state.unsaved)
+        for field_name, value in values.items():
+            setattr(run, field_name, value)
         payload: dict[str, Any] = {
             "run_id": run.id,
             "status": status.value,
@@ -411,6 +421,7 @@ class AgentRuntime:
             "error": error,
             "usage": usage_out,
         }
-        if citations:
-            payload["citations"] = citations
+        if state.citations:
+            payload["citations"] = state.citations
         await self.events.publish(run_channel(run.id), f"run.{status.value}", payload)
+        return run
