@@ -16,7 +16,17 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-UVICORN_FLAGS = ["--workers", "1", "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"]
+UVICORN_FLAGS = [
+    "--workers",
+    "1",
+    "--loop",
+    "uvloop",
+    "--http",
+    "httptools",
+    "--no-access-log",
+    "--log-level",
+    "warning",
+]
 
 
 def free_port() -> int:
@@ -47,8 +57,24 @@ class Server:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> Server:
-        subprocess.run([str(BIN / "codexos"), "migrate"], cwd=self.tmp, env=self.env, check=True, stdout=subprocess.DEVNULL)
-        cmd = [str(BIN / "python"), "-m", "uvicorn", "codexos_server.asgi:app", "--host", "127.0.0.1", "--port", str(self.port), *UVICORN_FLAGS]
+        subprocess.run(
+            [str(BIN / "codexos"), "migrate"],
+            cwd=self.tmp,
+            env=self.env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        cmd = [
+            str(BIN / "python"),
+            "-m",
+            "uvicorn",
+            "codexos_server.asgi:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            *UVICORN_FLAGS,
+        ]
         if self.pin:
             cmd = ["taskset", "-c", self.pin, *cmd]
         log = (self.tmp / "server.log").open("wb")
@@ -77,5 +103,9 @@ class Server:
         with httpx.Client(base_url=self.base, timeout=30) as http:
             http.post("/auth/register", json=account)
             token = http.post("/auth/login", json=account).raise_for_status().json()["access_token"]
-            r = http.post("/auth/api-keys", json={"name": "bench", "scopes": scopes}, headers={"Authorization": f"Bearer {token}"})
+            r = http.post(
+                "/auth/api-keys",
+                json={"name": "bench", "scopes": scopes},
+                headers={"Authorization": f"Bearer {token}"},
+            )
             return str(r.raise_for_status().json()["key"])

@@ -32,7 +32,10 @@ def pct(values: list[float], q: float) -> float:
 
 def direct_model_ms(n: int) -> list[float]:
     model = ScriptedChatModel()
-    request = ChatRequest(messages=(ChatMessage("system", ""), ChatMessage("user", "Generate API docs")), model="scripted")
+    request = ChatRequest(
+        messages=(ChatMessage("system", ""), ChatMessage("user", "Generate API docs")),
+        model="scripted",
+    )
 
     async def go() -> list[float]:
         times = []
@@ -51,8 +54,14 @@ def main(argv: list[str] | None = None) -> int:
     args, _ = parser.parse_known_args(argv)
     with Server({"CODEXOS_LLM_PROVIDER": "scripted"}) as server:
         key = server.api_key(["agents:*"])
-        with httpx.Client(base_url=server.base, headers={"Authorization": f"Bearer {key}"}, timeout=30) as http:
-            agent = http.post("/agents", json={"name": "bench", "description": "overhead"}).raise_for_status().json()
+        with httpx.Client(
+            base_url=server.base, headers={"Authorization": f"Bearer {key}"}, timeout=30
+        ) as http:
+            agent = (
+                http.post("/agents", json={"name": "bench", "description": "overhead"})
+                .raise_for_status()
+                .json()
+            )
             url = f"/agents/{agent['id']}/execute"
             for _ in range(50):  # warm up: caches, pools, compiled statements
                 http.post(url, json={"input_data": "Generate API docs"}).raise_for_status()
@@ -68,10 +77,14 @@ def main(argv: list[str] | None = None) -> int:
     p50, p95, p99 = pct(overhead, 0.5), pct(overhead, 0.95), pct(overhead, 0.99)
     print(f"execute (HTTP, sync, scripted model), {args.requests} sequential requests on SQLite")
     print(f"  direct scripted model call: p50 {model_p50 * 1000:.1f} us")
-    print(f"  execute end to end       : p50 {pct(execute, 0.5):.2f} ms  p95 {pct(execute, 0.95):.2f} ms")
+    print(
+        f"  execute end to end       : p50 {pct(execute, 0.5):.2f} ms  p95 {pct(execute, 0.95):.2f} ms"
+    )
     print(f"  platform overhead        : p50 {p50:.2f} ms  p95 {p95:.2f} ms  p99 {p99:.2f} ms")
     met = p50 <= TARGET_P50_MS and p95 <= TARGET_P95_MS
-    print(f"  target p50 <= {TARGET_P50_MS} ms, p95 <= {TARGET_P95_MS} ms: {'met' if met else 'NOT met'}")
+    print(
+        f"  target p50 <= {TARGET_P50_MS} ms, p95 <= {TARGET_P95_MS} ms: {'met' if met else 'NOT met'}"
+    )
     return 0
 
 

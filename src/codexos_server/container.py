@@ -12,6 +12,8 @@ from starlette.requests import HTTPConnection
 import codexos_server.agents.jobs
 import codexos_server.agents.tools.agent_call
 import codexos_server.agents.tools.builtins
+import codexos_server.llm.local_llama
+import codexos_server.llm.openai_compat
 import codexos_server.llm.scripted  # noqa: F401
 from codexos_server.agents.conversations import ConversationService
 from codexos_server.agents.memory import ConversationMemory

@@ -8,8 +8,10 @@ pgserver data directory); the adapter's own first-use assembly is tested separat
 from __future__ import annotations
 
 import json
+import mmap
 import os
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -128,3 +130,87 @@ def llama_server(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+# --- A GGUF with a chat template: the bundled file plus a `tokenizer.chat_template` key ---
+
+# Gemma's instruction format; the template path is what a stronger, instruction-tuned GGUF
+# (CODEXOS_LOCAL_MODEL_PATH) takes. Roles must alternate, as in many real templates.
+GEMMA_TEMPLATE = (
+    "{{ bos_token }}"
+    "{% if messages[0]['role'] == 'system' %}{% set sys = messages[0]['content'] + '\\n\\n' %}"
+    "{% set loop_messages = messages[1:] %}{% else %}{% set sys = '' %}"
+    "{% set loop_messages = messages %}{% endif %}"
+    "{% for m in loop_messages %}"
+    "{% if (m['role'] == 'user') != (loop.index0 % 2 == 0) %}"
+    "{{ raise_exception('roles must alternate') }}{% endif %}"
+    "<start_of_turn>{{ 'model' if m['role'] == 'assistant' else 'user' }}\n"
+    "{{ sys if loop.first else '' }}{{ m['content'] }}<end_of_turn>\n{% endfor %}"
+    "{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}"
+)
+_GGUF_STRING = 8
+_GGUF_ARRAY = 9
+_GGUF_SIZES = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
+
+
+def _skip_value(buf: mmap.mmap, pos: int, vtype: int) -> int:
+    if vtype == _GGUF_STRING:
+        (length,) = struct.unpack_from("<Q", buf, pos)
+        return pos + 8 + length
+    if vtype == _GGUF_ARRAY:
+        item_type, count = struct.unpack_from("<IQ", buf, pos)
+        pos += 12
+        if item_type in _GGUF_SIZES:
+            return pos + count * _GGUF_SIZES[item_type]
+        for _ in range(count):
+            pos = _skip_value(buf, pos, item_type)
+        return pos
+    return pos + _GGUF_SIZES[vtype]
+
+
+def _gguf_string(text: str) -> bytes:
+    raw = text.encode()
+    return struct.pack("<Q", len(raw)) + raw
+
+
+def with_chat_template(source: Path, target: Path, template: str) -> Path:
+    """Copy a GGUF (v2/v3) adding one metadata key; tensor data is moved, not changed."""
+    with source.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+        magic, version, n_tensors, n_kv = struct.unpack_from("<4sIQQ", buf, 0)
+        assert magic == b"GGUF" and version >= 2
+        pos, alignment = 24, 32
+        for _ in range(n_kv):
+            (key_length,) = struct.unpack_from("<Q", buf, pos)
+            key = bytes(buf[pos + 8 : pos + 8 + key_length]).decode()
+            pos += 8 + key_length
+            (vtype,) = struct.unpack_from("<I", buf, pos)
+            pos += 4
+            if key == "general.alignment":
+                (alignment,) = struct.unpack_from("<I", buf, pos)
+            assert key != "tokenizer.chat_template"
+            pos = _skip_value(buf, pos, vtype)
+        kv_end = pos
+        for _ in range(n_tensors):
+            (name_length,) = struct.unpack_from("<Q", buf, pos)
+            pos += 8 + name_length
+            (n_dims,) = struct.unpack_from("<I", buf, pos)
+            pos += 4 + 8 * n_dims + 4 + 8  # dims, type, offset (relative to the data)
+        data_start = pos + (-pos % alignment)
+        head = (
+            struct.pack("<4sIQQ", magic, version, n_tensors, n_kv + 1)
+            + buf[24:kv_end]
+            + _gguf_string("tokenizer.chat_template")
+            + struct.pack("<I", _GGUF_STRING)
+            + _gguf_string(template)
+            + buf[kv_end:pos]
+        )
+        with target.open("wb") as out:
+            out.write(head + b"\0" * (-len(head) % alignment))
+            out.write(buf[data_start:])
+    return target
+
+
+@pytest.fixture(scope="session")
+def templated_gguf(gguf_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    target = tmp_path_factory.mktemp("templated") / "gemma-with-template.gguf"
+    return with_chat_template(gguf_path, target, GEMMA_TEMPLATE)

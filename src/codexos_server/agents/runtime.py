@@ -184,8 +184,10 @@ class AgentRuntime:
             tools = await self.tools.for_agent(run.workspace_id, snapshot.get("tools") or [])
         max_steps = int(snapshot.get("max_steps") or self.settings.agent_max_steps)
         last_content: str | None = None
-        for _ in range(max_steps):
-            if await is_cancelled():
+        for step in range(max_steps):
+            # Checked between steps: before the first one there is nothing to interrupt, and
+            # a run cancelled while still queued never gets here.
+            if step and await is_cancelled():
                 raise RunCancelled
             result = await self._model_call(state, messages, tools, model_settings, emit_tokens)
             last_content = result.content

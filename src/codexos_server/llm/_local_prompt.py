@@ -36,16 +36,27 @@ TOOLS_REPEAT_PENALTY = 1.1
 LOOSE_ARGUMENTS: dict[str, Any] = {"type": "object"}
 
 
+def _signature(spec: ToolSpec) -> str:
+    properties = spec.parameters.get("properties") or {}
+    arguments = ", ".join(
+        f"{name}: {schema.get('type', 'any')}" if isinstance(schema, dict) else name
+        for name, schema in properties.items()
+    )
+    return f"{spec.name}({arguments})"
+
+
 def tool_instructions(tools: tuple[ToolSpec, ...]) -> str:
-    """What the model is told about its tools and the JSON it must answer with."""
-    lines = [
-        "You can use tools. Reply with one JSON object: "
-        '{"tool": "<tool name>", "arguments": {...}} to call a tool, or '
-        '{"answer": "<your reply>"} to answer the user.',
-        "Tools:",
-    ]
-    for spec in tools:
-        lines.append(f"- {spec.name}: {spec.description} Arguments: {json.dumps(spec.parameters)}")
+    """What the model is told about its tools and the JSON it must answer with.
+
+    Terse on purpose: with a placeholder such as "<your reply>" in the instructions, a small
+    model copies it verbatim; signatures and one rule line make it call tools more often.
+    """
+    lines = ["Tools you can call:"]
+    lines += [f"- {_signature(spec)}: {spec.description}" for spec in tools]
+    lines.append(
+        'Reply in JSON: {"tool": name, "arguments": {...}} calls a tool; '
+        '{"answer": text} replies to the user.'
+    )
     return "\n".join(lines)
 
 
@@ -88,10 +99,11 @@ def plain_prompt(messages: tuple[ChatMessage, ...], tools: tuple[ToolSpec, ...])
 def template_messages(
     messages: tuple[ChatMessage, ...], tools: tuple[ToolSpec, ...]
 ) -> list[dict[str, str]]:
-    """The conversation as plain {role, content} turns a chat template can render."""
+    """The conversation as plain {role, content} turns a chat template can render.
+
+    Tool instructions join the system turn (after the agent's own instructions).
+    """
     turns: list[dict[str, str]] = []
-    if tools:
-        turns.append({"role": "system", "content": tool_instructions(tools)})
     for message in messages:
         if message.role == "tool":
             role, content = "user", _tool_result_text(message)
@@ -103,6 +115,11 @@ def template_messages(
             turns[-1]["content"] += "\n\n" + content
         else:
             turns.append({"role": role, "content": content})
+    if tools:
+        if turns and turns[0]["role"] == "system":
+            turns[0]["content"] += "\n\n" + tool_instructions(tools)
+        else:
+            turns.insert(0, {"role": "system", "content": tool_instructions(tools)})
     return turns
 
 

@@ -21,7 +21,7 @@ import httpx2
 from openai import DefaultAsyncHttpxClient
 
 from codexos_server.llm.port import ModelUnavailable
-from codexos_server.netguard import FetchError, FetchPolicy, SafeHttpClient
+from codexos_server.netguard import Destination, FetchError, FetchPolicy, SafeHttpClient
 
 ANY_PORT = frozenset(range(1, 65536))
 
@@ -33,37 +33,40 @@ def provider_guard(allowed_hosts: Iterable[str]) -> SafeHttpClient:
     )
 
 
-async def check_base_url(guard: SafeHttpClient, base_url: str) -> None:
-    """Raises: ModelUnavailable if the provider's URL leads to a non-public address."""
+async def check_base_url(guard: SafeHttpClient, url: str) -> Destination:
+    """Raises: ModelUnavailable if the URL leads to a non-public address."""
     try:
-        await guard.check_url(base_url)
+        return await guard.check_url(url)
     except FetchError as exc:
         raise ModelUnavailable(
-            f"The provider's base URL is not allowed: {exc}. An administrator can allow "
+            f"The provider's URL is not allowed: {exc}. An administrator can allow "
             "its host with CODEXOS_HTTP_ALLOWED_HOSTS",
-            {"base_url": base_url},
+            {"url": url},
         ) from exc
 
 
-def blocked_cause(exc: BaseException) -> FetchError | None:
-    """The guard's refusal behind a client error (the client wraps transport errors)."""
+def refusal_behind(exc: BaseException) -> ModelUnavailable | None:
+    """The guard's refusal if a client error wraps one (today's client re-raises it as is)."""
     cause: BaseException | None = exc
     while cause is not None:
-        if isinstance(cause, FetchError):
+        if isinstance(cause, ModelUnavailable):
             return cause
         cause = cause.__cause__ or cause.__context__
     return None
 
 
 class PinnedTransport(httpx2.AsyncBaseTransport):
-    """Sends each request to the address the guard approved for it, never re-resolving."""
+    """Sends each request to the address the guard approved for it, never re-resolving.
+
+    A refusal raises ModelUnavailable, which the `openai` client neither retries nor wraps.
+    """
 
     def __init__(self, guard: SafeHttpClient) -> None:
         self._guard = guard
         self._inner = httpx2.AsyncHTTPTransport(trust_env=False)
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        dest = await self._guard.check_url(str(request.url))  # raises FetchError
+        dest = await check_base_url(self._guard, str(request.url))
         host_header = request.headers.get("host") or request.url.netloc.decode("ascii")
         last: httpx2.ConnectError | None = None
         for address in dest.addresses:

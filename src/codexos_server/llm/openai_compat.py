@@ -44,10 +44,10 @@ from openai.types.chat import (
 )
 
 from codexos_server.llm._provider_guard import (
-    blocked_cause,
     check_base_url,
     guarded_http_client,
     provider_guard,
+    refusal_behind,
 )
 from codexos_server.llm.port import (
     ModelError,
@@ -132,7 +132,7 @@ def _to_openai(message: ChatMessage) -> ChatCompletionMessageParam:
         return {"role": "assistant", "content": message.content}
     return {
         "role": "assistant",
-        "content": message.content or None,
+        "content": message.content,  # "" rather than null: some servers reject null
         "tool_calls": [
             {
                 "id": call.id,
@@ -169,8 +169,8 @@ def _arguments(name: str, raw: str) -> dict[str, Any]:
 
 def _mapped(exc: openai.OpenAIError) -> Exception:
     """The one place an `openai` error becomes ours (after the client's own retries)."""
-    if (blocked := blocked_cause(exc)) is not None:  # the SSRF guard refused a hop
-        return ModelUnavailable(f"The provider's address is not allowed: {blocked}")
+    if (refusal := refusal_behind(exc)) is not None:  # the SSRF guard refused a hop
+        return refusal
     if isinstance(exc, openai.APITimeoutError):
         return ModelError(f"The model provider timed out: {exc}")
     if isinstance(exc, openai.APIConnectionError):
