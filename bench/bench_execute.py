@@ -65,6 +65,11 @@ def main(argv: list[str] | None = None) -> int:
             url = f"/agents/{agent['id']}/execute"
             for _ in range(50):  # warm up: caches, pools, compiled statements
                 http.post(url, json={"input_data": "Generate API docs"}).raise_for_status()
+            health = []
+            for _ in range(args.requests):
+                t = time.perf_counter()
+                http.get("/health").raise_for_status()
+                health.append((time.perf_counter() - t) * 1000)
             execute = []
             for _ in range(args.requests):
                 t = time.perf_counter()
@@ -77,6 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     p50, p95, p99 = pct(overhead, 0.5), pct(overhead, 0.95), pct(overhead, 0.99)
     print(f"execute (HTTP, sync, scripted model), {args.requests} sequential requests on SQLite")
     print(f"  direct scripted model call: p50 {model_p50 * 1000:.1f} us")
+    print(
+        f"  HTTP round trip (/health) : p50 {pct(health, 0.5):.2f} ms (part of the overhead below)"
+    )
     print(
         f"  execute end to end       : p50 {pct(execute, 0.5):.2f} ms  p95 {pct(execute, 0.95):.2f} ms"
     )

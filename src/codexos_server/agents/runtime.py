@@ -73,14 +73,26 @@ class _State:
     citations: list[dict[str, Any]] = field(default_factory=list)
 
 
+# Agent versions are immutable, so their snapshots can be kept for the life of the process.
+_SNAPSHOTS: dict[tuple[str, int], dict[str, Any]] = {}
+_SNAPSHOTS_MAX = 4096
+
+
 async def load_snapshot(session: AsyncSession, run: Run) -> dict[str, Any]:
-    """The agent version a run uses."""
-    snapshot = await session.scalar(
-        select(AgentVersion.snapshot).where(
-            AgentVersion.agent_id == run.agent_id, AgentVersion.version == run.agent_version
+    """The agent version a run uses (from a process-wide cache of immutable versions)."""
+    key = (run.agent_id, run.agent_version)
+    cached = _SNAPSHOTS.get(key)
+    if cached is None:
+        snapshot = await session.scalar(
+            select(AgentVersion.snapshot).where(
+                AgentVersion.agent_id == run.agent_id, AgentVersion.version == run.agent_version
+            )
         )
-    )
-    return dict(snapshot or {})
+        cached = dict(snapshot or {})
+        if len(_SNAPSHOTS) >= _SNAPSHOTS_MAX:
+            _SNAPSHOTS.pop(next(iter(_SNAPSHOTS)))
+        _SNAPSHOTS[key] = cached
+    return cached
 
 
 class AgentRuntime:
