@@ -66,6 +66,7 @@ async def taskiq_baseline(redis_url: str, total: int) -> float:
     )
     while (finished := await redis.get(key)) is None:
         await asyncio.sleep(0.01)
+    worker.terminate()  # its work is done; taskiq's receiver does not always exit on its own
     worker.wait(timeout=30)
     await redis.delete(key, f"{key}:ready")
     await redis.aclose()

@@ -7,7 +7,6 @@ and then writes the time into Redis key KEY; `kick URL N` sends them.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import sys
 import time
 
@@ -43,9 +42,6 @@ async def worker(url: str, total: int, key: str) -> None:
     await redis.set(f"{key}:ready", "1")
     await finished.wait()
     receiver.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await receiver
-    await broker.shutdown()
     await redis.aclose()
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import logging
+import os
 import signal
 
 from taskiq.api import run_receiver_task
@@ -38,8 +39,18 @@ async def run_worker(settings: Settings) -> None:
     try:
         await stop.wait()
     finally:
+        # Bounded: taskiq's receiver has been seen not to finish after a cancel; a worker
+        # must still exit (its in-flight jobs are handed back by container.close()).
+        stuck = False
         if receiver is not None:
             receiver.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await receiver
-        await container.close()
+            _, pending = await asyncio.wait({receiver}, timeout=5)
+            stuck = bool(pending)
+        try:
+            await asyncio.wait_for(container.close(), timeout=20)
+        except TimeoutError:
+            stuck = True
+        if stuck:  # asyncio.run would wait for the stuck task forever
+            log.warning("a task did not stop on shutdown; exiting anyway")
+            logging.shutdown()
+            os._exit(0)
