@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AsyncExitStack
@@ -49,6 +50,26 @@ def _asyncpg_url(url: str) -> str:
     return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
 
 
+def run_blocking(coro: Any) -> Any:
+    """Run a coroutine to completion from synchronous code, even when the calling thread
+    already runs an event loop (a session fixture first requested by an async test)."""
+    result: list[Any] = []
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            result.append(asyncio.run(coro))
+        except BaseException as exc:  # re-raised in the caller's thread
+            errors.append(exc)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
+    return result[0]
+
+
 def create_postgres_database(admin_url: str, name: str) -> str:
     """Create and migrate a database on the test server; returns its URL."""
 
@@ -68,7 +89,7 @@ def create_postgres_database(admin_url: str, name: str) -> str:
         await db.dispose()
         return url
 
-    return asyncio.run(create())
+    return str(run_blocking(create()))
 
 
 def drop_postgres_database(admin_url: str, name: str) -> None:
@@ -79,7 +100,7 @@ def drop_postgres_database(admin_url: str, name: str) -> None:
             await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         await admin.dispose()
 
-    asyncio.run(drop())
+    run_blocking(drop())
 
 
 @pytest.fixture(scope="session")
@@ -108,7 +129,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
             await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         await db.dispose()
 
-    asyncio.run(create())
+    run_blocking(create())
     return path
 
 

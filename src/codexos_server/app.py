@@ -25,6 +25,7 @@ from codexos_server.log import configure_logging
 from codexos_server.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from codexos_server.monitoring.health import router as health_router
 from codexos_server.openapi import build_openapi
+from codexos_server.rag.routes import router as knowledge_router
 from codexos_server.users.routes import router as users_router
 from codexos_server.workspaces.routes import router as workspaces_router
 
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         runs_router,
         tools_router,
         llm_router,
+        knowledge_router,
         jobs_router,
     ):
         app.include_router(router, prefix=API_PREFIX)

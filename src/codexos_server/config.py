@@ -106,6 +106,13 @@ class Settings(BaseSettings):
     http_timeout_seconds: float = 10.0
     http_max_response_bytes: int = 1024 * 1024
 
+    # RAG
+    rag_max_extracted_chars: int = Field(
+        default=5_000_000, description="A document whose text is longer is refused"
+    )
+    rag_embedding_batch_size: int = 64
+    local_embedding_model: str = "all-MiniLM-L6-v2"
+
     # Logging
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"

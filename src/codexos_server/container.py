@@ -14,7 +14,11 @@ import codexos_server.agents.tools.agent_call
 import codexos_server.agents.tools.builtins
 import codexos_server.llm.local_llama
 import codexos_server.llm.openai_compat
-import codexos_server.llm.scripted  # noqa: F401
+import codexos_server.llm.scripted
+import codexos_server.rag.embed.local
+import codexos_server.rag.embed.openai
+import codexos_server.rag.knowledge_search
+import codexos_server.rag.pipeline  # noqa: F401
 from codexos_server.agents.conversations import ConversationService
 from codexos_server.agents.memory import ConversationMemory
 from codexos_server.agents.runs import RunService
@@ -39,6 +43,13 @@ from codexos_server.jobs.store import JobStore
 from codexos_server.llm.providers import ProviderService
 from codexos_server.llm.registry import ModelRegistry
 from codexos_server.netguard import FetchPolicy, SafeHttpClient
+from codexos_server.rag.blobs import BlobStore, LocalBlobStore
+from codexos_server.rag.documents import DocumentService
+from codexos_server.rag.embedders import EmbedderRegistry
+from codexos_server.rag.index.port import VectorIndex
+from codexos_server.rag.index.registry import index_for
+from codexos_server.rag.pipeline import IngestionPipeline
+from codexos_server.rag.service import KnowledgeBaseService
 from codexos_server.ratelimit import LoginThrottle, RateLimiter, RequestLimits
 from codexos_server.secretbox import SecretBox
 from codexos_server.users.service import UserService
@@ -69,6 +80,12 @@ class Container:
     runtime: AgentRuntime
     runs: RunService
     conversations: ConversationService
+    blobs: BlobStore
+    vector_index: VectorIndex
+    embedders: EmbedderRegistry
+    knowledge_bases: KnowledgeBaseService
+    documents: DocumentService
+    ingestion: IngestionPipeline
 
     async def start(self) -> None:
         """Start background machinery: the job queue (and runner, where this process runs jobs)."""
@@ -78,6 +95,7 @@ class Container:
         await self.queue.stop()
         await self.events.close()
         await self.models.close()
+        await self.embedders.close()
         await self.db.dispose()
 
 
@@ -116,6 +134,10 @@ def build_container(settings: Settings, role: Role = "api") -> Container:
     runtime = AgentRuntime(
         db, events, providers, ToolResolver(tool_definitions), ConversationMemory(db), settings
     )
+    blobs = LocalBlobStore(settings.data_dir / "blobs")
+    vector_index = index_for(db.dialect)
+    embedders = EmbedderRegistry(db, box, settings)
+    knowledge_bases = KnowledgeBaseService(db, embedders, vector_index, jobs)
     container = Container(
         settings=settings,
         db=db,
@@ -141,6 +163,22 @@ def build_container(settings: Settings, role: Role = "api") -> Container:
         runtime=runtime,
         runs=RunService(db, events, jobs, agents, runtime),
         conversations=ConversationService(db, agents),
+        blobs=blobs,
+        vector_index=vector_index,
+        embedders=embedders,
+        knowledge_bases=knowledge_bases,
+        documents=DocumentService(
+            db, knowledge_bases, blobs, vector_index, jobs, events, http, settings.max_upload_bytes
+        ),
+        ingestion=IngestionPipeline(
+            db,
+            knowledge_bases,
+            blobs,
+            vector_index,
+            events,
+            settings.rag_max_extracted_chars,
+            settings.rag_embedding_batch_size,
+        ),
     )
     runtime.services = container
     if runner is not None:

@@ -100,6 +100,7 @@ TAGS = [
     {"name": "workspaces", "description": "Workspaces, members, roles and invitations"},
     {"name": "agents", "description": "Agents: definitions, versions, execution, tools"},
     {"name": "runs", "description": "Runs of agents, their steps and events; conversations"},
+    {"name": "knowledge", "description": "Knowledge bases: documents, ingestion, retrieval"},
     {"name": "models", "description": "Chat models and provider configurations"},
     {"name": "jobs", "description": "Background jobs: status, results, cancellation"},
     {"name": "system", "description": "Health, readiness and API documentation"},

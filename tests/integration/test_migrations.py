@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection, make_url
 from codexos_server.db.database import Database
 from codexos_server.db.migrate import current_revision, head_revision, upgrade
 from codexos_server.db.models import metadata
+from codexos_server.rag.index.tables import include_name
 
 
 async def _fresh(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Database:
@@ -42,7 +43,8 @@ async def test_upgrade_from_empty(
 
         def check(connection: Connection) -> tuple[set[str], list[object]]:
             tables = set(inspect(connection).get_table_names())
-            diff = compare_metadata(MigrationContext.configure(connection), metadata)
+            context = MigrationContext.configure(connection, opts={"include_name": include_name})
+            diff = compare_metadata(context, metadata)
             return tables, diff
 
         async with db.engine.connect() as conn:

@@ -224,8 +224,49 @@ class AgentRuntime:
     async def _retrieve(
         self, state: _State, messages: list[ChatMessage], user: ChatMessage
     ) -> list[ChatMessage]:
-        """Hook for `rag` agents; the RAG engine fills it in (issue 5)."""
-        return messages
+        """`rag` agents: search their knowledge bases with the user's message and put the
+        numbered sources in the prompt; the run returns them as `citations`."""
+        kb_ids = list(state.snapshot.get("knowledge_base_ids") or [])
+        if not kb_ids:
+            return messages
+        started, clock = utcnow(), time.perf_counter()
+        hits = await self.services.knowledge_bases.search_many(
+            state.run.workspace_id, kb_ids, user.content
+        )
+        state.citations = [
+            {
+                "index": i,
+                "document_id": h.document_id,
+                "document_name": h.document_name,
+                "chunk_id": h.chunk_id,
+                "position": h.position,
+                "page": h.page,
+                "citation": citation,
+                "score": h.score,
+            }
+            for i, (h, citation) in enumerate(hits, start=1)
+        ]
+        await self._record(
+            state,
+            "retrieval",
+            "knowledge_bases",
+            {"query": user.content, "knowledge_base_ids": kb_ids},
+            [
+                {k: c[k] for k in ("index", "document_id", "chunk_id", "score")}
+                for c in state.citations
+            ],
+            None,
+            None,
+            started,
+            clock,
+        )
+        if not hits:
+            sources = "No sources were found for this question; say so if you cannot answer."
+        else:
+            sources = "Answer from these sources and cite them as [n]:\n\n" + "\n\n".join(
+                f"[{i}] {citation}\n{h.text}" for i, (h, citation) in enumerate(hits, start=1)
+            )
+        return [*messages[:-1], ChatMessage("system", sources), messages[-1]]
 
     async def _model_call(
         self,
@@ -315,6 +356,7 @@ class AgentRuntime:
                 run_id=state.run.id,
                 depth=state.run.depth,
                 config=self.tools.config_for(state.snapshot.get("tools") or [], name),
+                knowledge_base_ids=tuple(state.snapshot.get("knowledge_base_ids") or ()),
                 services=self.services,
             )
             async with asyncio.timeout(TOOL_TIMEOUT_SECONDS):

@@ -212,6 +212,9 @@ def _sqlite_engine(url: str, echo: bool, pool_size: int) -> AsyncEngine:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=10000")
+        # The RAG index's triggers write to sqlite-vec virtual tables, which needs it on (the
+        # default, but some builds turn it off).
+        cursor.execute("PRAGMA trusted_schema=ON")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")

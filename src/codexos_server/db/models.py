@@ -5,6 +5,7 @@ from codexos_server.auth import models as auth_models
 from codexos_server.db.base import Base
 from codexos_server.jobs import models as jobs_models
 from codexos_server.llm import models as llm_models
+from codexos_server.rag import models as rag_models
 from codexos_server.users import models as users_models
 from codexos_server.workspaces import models as workspaces_models
 
@@ -16,6 +17,7 @@ __all__ = [
     "jobs_models",
     "llm_models",
     "metadata",
+    "rag_models",
     "users_models",
     "workspaces_models",
 ]

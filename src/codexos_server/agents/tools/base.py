@@ -28,6 +28,7 @@ class ToolContext:
     run_id: str
     depth: int = 0  # how many agent_call levels above this run
     config: dict[str, Any] = field(default_factory=dict)  # the agent's settings for this tool
+    knowledge_base_ids: tuple[str, ...] = ()  # the calling agent's knowledge bases
     services: Any = field(default=None, repr=False)  # the app's Container
 
 

@@ -1,0 +1,1 @@
+"""The RAG engine: knowledge bases, document ingestion, embeddings, hybrid retrieval."""

@@ -1,0 +1,1 @@
+"""Workflows: graphs of agents, tools and logic, run durably across workers."""

@@ -1,0 +1,519 @@
+"""Knowledge bases over HTTP: CRUD, documents of every supported type, refusals,
+deduplication, URL ingestion, query, re-index, delete without orphans, ownership, and
+`rag` agents citing their sources. Real embeddings (all-MiniLM-L6-v2), real index."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from codexos_server.container import Container
+from tests.conftest import Account, assert_envelope
+
+TERMINAL = {"indexed", "failed"}
+
+
+async def wait_done(
+    http: httpx.AsyncClient, account: Account, kb_id: str, doc_id: str, timeout: float = 60
+) -> dict[str, Any]:
+    """Wait for a document to be indexed or failed; a document stuck in a non-terminal state
+    fails the test loudly."""
+    deadline = time.monotonic() + timeout
+    while True:
+        doc = (
+            await http.get(
+                f"/knowledge-bases/{kb_id}/documents/{doc_id}", headers=account.headers()
+            )
+        ).json()
+        if doc["status"] in TERMINAL:
+            return dict(doc)
+        assert time.monotonic() < deadline, f"document stuck in {doc['status']}: {doc}"
+        await asyncio.sleep(0.05)
+
+
+async def make_kb(http: httpx.AsyncClient, account: Account, **extra: Any) -> dict[str, Any]:
+    r = await http.post(
+        "/knowledge-bases", json={"name": "docs", **extra}, headers=account.headers()
+    )
+    assert r.status_code == 201, r.text
+    return dict(r.json())
+
+
+async def add_text(
+    http: httpx.AsyncClient, account: Account, kb_id: str, text: str, **extra: Any
+) -> dict[str, Any]:
+    r = await http.post(
+        f"/knowledge-bases/{kb_id}/documents",
+        json={"text": text, **extra},
+        headers=account.headers(),
+    )
+    assert r.status_code in (200, 201), r.text
+    return await wait_done(http, account, kb_id, r.json()["id"])
+
+
+async def upload(
+    http: httpx.AsyncClient,
+    account: Account,
+    kb_id: str,
+    name: str,
+    data: bytes,
+    content_type: str = "application/octet-stream",
+    **form: str,
+) -> httpx.Response:
+    return await http.post(
+        f"/knowledge-bases/{kb_id}/documents",
+        files={"file": (name, data, content_type)},
+        data=form,
+        headers=account.headers(),
+    )
+
+
+async def test_crud_and_settings(
+    make_account: Callable[..., Any], client: httpx.AsyncClient
+) -> None:
+    account: Account = await make_account()
+    h = account.headers()
+    kb = await make_kb(
+        client,
+        account,
+        description="manuals",
+        chunking={"strategy": "fixed", "size": 128, "overlap": 16},
+        retrieval={"mode": "semantic", "top_k": 3},
+    )
+    assert (
+        kb["embedding"] == {"provider": "local", "model": "all-MiniLM-L6-v2"}
+        and kb["embedding_dimensions"] == 384
+    )
+    assert kb["chunking"]["strategy"] == "fixed" and kb["retrieval"]["top_k"] == 3
+    r = await client.patch(
+        f"/knowledge-bases/{kb['id']}",
+        json={"name": "renamed", "retrieval": {"mode": "keyword"}},
+        headers=h,
+    )
+    assert r.json()["name"] == "renamed" and r.json()["retrieval"]["mode"] == "keyword"
+    assert [k["id"] for k in (await client.get("/knowledge-bases", headers=h)).json()["items"]] == [
+        kb["id"]
+    ]
+    for bad in (
+        {"name": ""},
+        {"name": "x", "chunking": {"size": 64, "overlap": 64}},
+        {"name": "x", "embedding": {"provider": "nope"}},
+        {"name": "x", "retrieval": {"mode": "psychic"}},
+    ):
+        assert_envelope(
+            await client.post("/knowledge-bases", json=bad, headers=h), 422, "VALIDATION_ERROR"
+        )
+    assert (await client.delete(f"/knowledge-bases/{kb['id']}", headers=h)).status_code == 204
+    assert_envelope(
+        await client.get(f"/knowledge-bases/{kb['id']}", headers=h), 404, "RESOURCE_NOT_FOUND"
+    )
+
+
+async def test_text_json_and_query_with_citations(
+    make_account: Callable[..., Any], client: httpx.AsyncClient, container: Container
+) -> None:
+    account: Account = await make_account()
+    kb = await make_kb(client, account)
+    paris = await add_text(
+        client,
+        account,
+        kb["id"],
+        "# Capitals\n\nParis is the capital of France. It lies on the Seine.",
+        format="md",
+        name="capitals",
+    )
+    assert paris["status"] == "indexed" and paris["chunk_count"] >= 1 and paris["kind"] == "md"
+    r = await client.post(
+        f"/knowledge-bases/{kb['id']}/documents",
+        json={"json": {"product": {"sku": "ZX-4471", "name": "Quantum toaster"}}},
+        headers=account.headers(),
+    )
+    toaster = await wait_done(client, account, kb["id"], r.json()["id"])
+    assert toaster["status"] == "indexed" and toaster["kind"] == "json"
+    result = (
+        await client.post(
+            f"/knowledge-bases/{kb['id']}/query",
+            json={"query": "Which city is France's capital?"},
+            headers=account.headers(),
+        )
+    ).json()
+    top = result["results"][0]
+    assert top["document_id"] == paris["id"] and "Paris" in top["text"]
+    assert top["citation"].startswith("capitals") and "Capitals" in top["citation"]
+    assert result["mode"] == "hybrid"
+    exact = (
+        await client.post(
+            f"/knowledge-bases/{kb['id']}/query",
+            json={"query": "ZX-4471", "mode": "keyword"},
+            headers=account.headers(),
+        )
+    ).json()
+    assert exact["results"][0]["document_id"] == toaster["id"]
+    events = await container.events.history(f"document:{paris['id']}")
+    progress = [e.data for e in events if e.type == "document.progress"]
+    assert progress and progress[-1]["done"] == progress[-1]["total"] == paris["chunk_count"]
+    statuses = [e.data["status"] for e in events if e.type == "document.status"]
+    assert statuses == ["queued", "parsing", "embedding", "indexed"]
+
+
+async def test_same_content_is_not_stored_twice(
+    make_account: Callable[..., Any], client: httpx.AsyncClient
+) -> None:
+    account: Account = await make_account()
+    kb = await make_kb(client, account)
+    first = await client.post(
+        f"/knowledge-bases/{kb['id']}/documents",
+        json={"text": "same words"},
+        headers=account.headers(),
+    )
+    again = await client.post(
+        f"/knowledge-bases/{kb['id']}/documents",
+        json={"text": "same words"},
+        headers=account.headers(),
+    )
+    assert first.status_code == 201 and again.status_code == 200
+    assert again.json()["id"] == first.json()["id"] and again.json()["duplicate"] is True
+    upload_again = await upload(client, account, kb["id"], "copy.txt", b"same words", "text/plain")
+    assert upload_again.status_code == 200 and upload_again.json()["id"] == first.json()["id"]
+    assert (await client.get(f"/knowledge-bases/{kb['id']}", headers=account.headers())).json()[
+        "document_count"
+    ] == 1
+
+
+async def test_refusals(make_account: Callable[..., Any], client: httpx.AsyncClient) -> None:
+    account: Account = await make_account()
+    kb = await make_kb(client, account)
+    r = await upload(
+        client, account, kb["id"], "picture.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "image/png"
+    )
+    err = assert_envelope(r, 415, "UNSUPPORTED_MEDIA_TYPE")
+    assert "pdf" in err["details"]["supported"]
+    assert_envelope(
+        await upload(client, account, kb["id"], "program.exe", b"MZ\x90\x00" + b"\x00" * 100),
+        415,
+        "UNSUPPORTED_MEDIA_TYPE",
+    )
+    assert_envelope(
+        await upload(
+            client, account, kb["id"], "notes.txt", b"\x00\x01\x02\xff" * 200, "text/plain"
+        ),
+        415,
+        "UNSUPPORTED_MEDIA_TYPE",
+    )
+    assert_envelope(
+        await upload(client, account, kb["id"], "empty.txt", b"", "text/plain"),
+        422,
+        "VALIDATION_ERROR",
+    )
+    r = await client.post(
+        f"/knowledge-bases/{kb['id']}/documents",
+        files={"nope": ("a.txt", b"x")},
+        headers=account.headers(),
+    )
+    assert_envelope(r, 422, "VALIDATION_ERROR")
+    for body in (
+        {},
+        {"text": "a", "url": "https://example.com"},
+        {"text": 5},
+        {"text": "a", "format": "exe"},
+    ):
+        assert_envelope(
+            await client.post(
+                f"/knowledge-bases/{kb['id']}/documents", json=body, headers=account.headers()
+            ),
+            422,
+            "VALIDATION_ERROR",
+        )
+    r = await client.post(
+        f"/knowledge-bases/{kb['id']}/documents",
+        content=b"{broken",
+        headers={**account.headers(), "content-type": "application/json"},
+    )
+    assert_envelope(r, 422, "VALIDATION_ERROR")
+    r = await client.post(
+        f"/knowledge-bases/{kb['id']}/documents",
+        json={"url": "http://169.254.169.254/latest/meta-data"},
+        headers=account.headers(),
+    )
+    assert_envelope(r, 422, "VALIDATION_ERROR")
+
+
+async def test_upload_size_cap(client_factory: Callable[..., Any]) -> None:
+    from tests.conftest import register
+
+    http = await client_factory(max_upload_bytes=4096)
+    account = await register(http)
+    kb = await make_kb(http, account)
+    assert_envelope(
+        await upload(http, account, kb["id"], "big.txt", b"word " * 5000, "text/plain"),
+        413,
+        "PAYLOAD_TOO_LARGE",
+    )
+
+
+async def test_ownership(make_account: Callable[..., Any], client: httpx.AsyncClient) -> None:
+    owner: Account = await make_account()
+    other: Account = await make_account()
+    kb = await make_kb(client, owner)
+    doc = await add_text(client, owner, kb["id"], "secret plans")
+    h = other.headers()
+    for method, path, body in (
+        ("GET", f"/knowledge-bases/{kb['id']}", None),
+        ("PATCH", f"/knowledge-bases/{kb['id']}", {"name": "x"}),
+        ("DELETE", f"/knowledge-bases/{kb['id']}", None),
+        ("POST", f"/knowledge-bases/{kb['id']}/query", {"query": "plans"}),
+        ("POST", f"/knowledge-bases/{kb['id']}/documents", {"text": "x"}),
+        ("GET", f"/knowledge-bases/{kb['id']}/documents", None),
+        ("GET", f"/knowledge-bases/{kb['id']}/documents/{doc['id']}", None),
+        ("DELETE", f"/knowledge-bases/{kb['id']}/documents/{doc['id']}", None),
+        ("POST", f"/knowledge-bases/{kb['id']}/documents/{doc['id']}/reindex", None),
+        ("POST", f"/knowledge-bases/{kb['id']}/reindex", {}),
+    ):
+        assert_envelope(
+            await client.request(method, path, json=body, headers=h), 404, "RESOURCE_NOT_FOUND"
+        )
+
+
+async def test_rag_agent_cites_the_right_document(
+    make_account: Callable[..., Any], client: httpx.AsyncClient
+) -> None:
+    account: Account = await make_account()
+    h = account.headers()
+    kb = await make_kb(client, account)
+    await add_text(
+        client,
+        account,
+        kb["id"],
+        "Bananas are rich in potassium and grow in the tropics.",
+        name="fruit",
+    )
+    volcano = await add_text(
+        client,
+        account,
+        kb["id"],
+        "Mount Etna is an active volcano on the island of Sicily.",
+        name="volcanoes",
+    )
+    agent = (
+        await client.post(
+            "/agents",
+            json={
+                "name": "rag",
+                "type": "rag",
+                "knowledge_base_ids": [kb["id"]],
+                "model": {
+                    "provider": "scripted",
+                    "options": {"script": [{"content": "Etna is in Sicily [1]."}]},
+                },
+            },
+            headers=h,
+        )
+    ).json()
+    run = (
+        await client.post(
+            f"/agents/{agent['id']}/execute", json={"input_data": "Where is Mount Etna?"}, headers=h
+        )
+    ).json()
+    assert run["status"] == "succeeded" and run["output"] == "Etna is in Sicily [1]."
+    assert run["citations"][0]["index"] == 1
+    assert (
+        run["citations"][0]["document_id"] == volcano["id"]
+        and run["citations"][0]["citation"] == "volcanoes.txt"
+    )
+    steps = (await client.get(f"/runs/{run['id']}", headers=h)).json()["steps"]
+    assert [s["kind"] for s in steps] == ["retrieval", "model_call"]
+    assert steps[1]["input"]["messages"] == 3  # system, the numbered sources, the question
+
+
+async def test_knowledge_search_tool(
+    make_account: Callable[..., Any], client: httpx.AsyncClient
+) -> None:
+    account: Account = await make_account()
+    h = account.headers()
+    kb = await make_kb(client, account)
+    await add_text(
+        client,
+        account,
+        kb["id"],
+        "The warranty lasts 24 months from the date of purchase.",
+        name="warranty",
+    )
+    script = [
+        {
+            "tool_calls": [
+                {"name": "knowledge_search", "arguments": {"query": "how long is the warranty"}}
+            ]
+        },
+        {"content": "{{last_tool_result}}"},
+    ]
+    agent = (
+        await client.post(
+            "/agents",
+            json={
+                "name": "t",
+                "type": "tool",
+                "tools": [{"name": "knowledge_search"}],
+                "knowledge_base_ids": [kb["id"]],
+                "model": {"provider": "scripted", "options": {"script": script}},
+            },
+            headers=h,
+        )
+    ).json()
+    run = (
+        await client.post(
+            f"/agents/{agent['id']}/execute", json={"input_data": "warranty?"}, headers=h
+        )
+    ).json()
+    found = json.loads(run["output"])
+    assert found[0]["source"] == "warranty.txt" and "24 months" in found[0]["text"]
+
+
+@pytest.mark.parametrize("strategy", ["recursive", "fixed"])
+async def test_chunking_settings_apply(
+    make_account: Callable[..., Any], client: httpx.AsyncClient, strategy: str
+) -> None:
+    account: Account = await make_account()
+    kb = await make_kb(client, account, chunking={"strategy": strategy, "size": 40, "overlap": 8})
+    text = "\n\n".join(
+        f"Paragraph {i}. " + " ".join(f"word{i}x{j}" for j in range(30)) for i in range(6)
+    )
+    doc = await add_text(client, account, kb["id"], text)
+    assert doc["status"] == "indexed" and doc["chunk_count"] >= 6
+
+
+HTML = b"""<html><head><title>Garden guide</title><style>.x{color:red}</style><script>var secret = 'scriptonly';</script></head>
+<body><nav>menu</nav><h1>Roses</h1><p>Roses need six hours of sun every day.</p><h2>Pruning</h2><p>Prune roses in late winter.</p></body></html>"""
+
+
+async def test_every_supported_type(
+    make_account: Callable[..., Any], client: httpx.AsyncClient
+) -> None:
+    from tests.rag import files
+
+    account: Account = await make_account()
+    kb = await make_kb(client, account)
+    cases = {
+        "guide.pdf": (
+            files.pdf(
+                [
+                    "The lighthouse keeper logs the weather at dawn. " * 12,
+                    "Page two covers the fog horn maintenance and the brass fittings. " * 12,
+                ]
+            ),
+            "application/pdf",
+        ),
+        "manual.docx": (
+            files.docx(),
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        ),
+        "garden.html": (HTML, "text/html"),
+        "notes.md": (b"# Notes\n\n## Tea\n\nGreen tea is steeped at 80 degrees.", "text/markdown"),
+        "stock.csv": (b"sku,name,qty\nAB-1,bolts,40\nCD-2,nuts,15\n", "text/csv"),
+        "config.json": (
+            b'{"service": {"port": 8443, "owner": "platform team"}}',
+            "application/json",
+        ),
+        "plain.txt": (b"Just some plain words about kayaks.", "text/plain"),
+    }
+    docs = {}
+    for name, (data, content_type) in cases.items():
+        r = await upload(
+            client,
+            account,
+            kb["id"],
+            name,
+            data,
+            content_type,
+            tags="t1,t2",
+            metadata='{"team": "docs"}',
+        )
+        assert r.status_code == 201, (name, r.text)
+        docs[name] = await wait_done(client, account, kb["id"], r.json()["id"])
+        assert docs[name]["status"] == "indexed", (name, docs[name])
+        assert (
+            docs[name]["chunk_count"] >= 1
+            and docs[name]["tags"] == ["t1", "t2"]
+            and docs[name]["metadata"] == {"team": "docs"}
+        )
+    assert docs["guide.pdf"]["kind"] == "pdf" and docs["guide.pdf"]["title"] == "Field Guide"
+    hit = (
+        await client.post(
+            f"/knowledge-bases/{kb['id']}/query",
+            json={"query": "fog horn maintenance"},
+            headers=account.headers(),
+        )
+    ).json()["results"][0]
+    assert (
+        hit["document_id"] == docs["guide.pdf"]["id"]
+        and hit["page"] == 2
+        and "p. 2" in hit["citation"]
+    )
+    rose = (
+        await client.post(
+            f"/knowledge-bases/{kb['id']}/query",
+            json={
+                "query": "when to prune roses",
+                "filters": {"document_ids": [docs["garden.html"]["id"]]},
+            },
+            headers=account.headers(),
+        )
+    ).json()["results"]
+    assert rose and all(r["document_id"] == docs["garden.html"]["id"] for r in rose)
+    assert "scriptonly" not in json.dumps(rose) and "color:red" not in json.dumps(rose)
+    assert any("Roses" in r["heading_path"] for r in rose)
+    tagged = (
+        await client.post(
+            f"/knowledge-bases/{kb['id']}/query",
+            json={
+                "query": "kayaks",
+                "filters": {"tags": ["t1"], "metadata": {"team": ["docs", "other"]}},
+            },
+            headers=account.headers(),
+        )
+    ).json()["results"]
+    assert tagged
+    none = (
+        await client.post(
+            f"/knowledge-bases/{kb['id']}/query",
+            json={"query": "kayaks", "filters": {"metadata": {"team": "nobody"}}},
+            headers=account.headers(),
+        )
+    ).json()["results"]
+    assert none == []
+
+
+async def test_bad_files_fail_their_document_not_the_server(
+    make_account: Callable[..., Any], client: httpx.AsyncClient
+) -> None:
+    from tests.rag import files
+
+    account: Account = await make_account()
+    kb = await make_kb(client, account)
+    for name, data in (
+        ("broken.pdf", files.truncated_pdf()),
+        ("bomb.docx", files.docx_bomb()),
+        ("locked.pdf", files.encrypted_pdf("pw")),
+    ):
+        r = await upload(client, account, kb["id"], name, data)
+        assert r.status_code == 201, (name, r.text)
+        doc = await wait_done(client, account, kb["id"], r.json()["id"])
+        assert (
+            doc["status"] == "failed"
+            and doc["error"]["type"] == "invalid_document"
+            and doc["error"]["message"]
+        ), (name, doc)
+    assert (await client.get("/health")).status_code == 200
+    failed = (
+        await client.get(
+            f"/knowledge-bases/{kb['id']}/documents",
+            params={"status": "failed"},
+            headers=account.headers(),
+        )
+    ).json()["items"]
+    assert len(failed) == 3
