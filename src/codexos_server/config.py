@@ -110,7 +110,12 @@ class Settings(BaseSettings):
     rag_max_extracted_chars: int = Field(
         default=5_000_000, description="A document whose text is longer is refused"
     )
-    rag_embedding_batch_size: int = 64
+    rag_embedding_batch_size: int = Field(default=64, description="Texts per model forward pass")
+    rag_ingest_group_size: int = Field(
+        default=256,
+        description="Chunks embedded and written together; larger groups let the model batch "
+        "texts of similar length (less padding)",
+    )
     local_embedding_model: str = "all-MiniLM-L6-v2"
 
     # Logging

@@ -177,7 +177,7 @@ def build_container(settings: Settings, role: Role = "api") -> Container:
             vector_index,
             events,
             settings.rag_max_extracted_chars,
-            settings.rag_embedding_batch_size,
+            settings.rag_ingest_group_size,
         ),
     )
     runtime.services = container

@@ -517,3 +517,158 @@ async def test_bad_files_fail_their_document_not_the_server(
         )
     ).json()["items"]
     assert len(failed) == 3
+
+
+class HashingEmbedder:
+    """A plugin embedder (768 dimensions, deterministic word hashing), registered the way a
+    third-party package would register its own."""
+
+    provider = "hashing"
+    dimensions = 768
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+
+    async def embed(self, texts: Any) -> list[list[float]]:
+        import hashlib
+        import math
+
+        vectors = []
+        for text in texts:
+            v = [0.0] * self.dimensions
+            for word in text.lower().split():
+                v[int(hashlib.sha256(word.encode()).hexdigest(), 16) % self.dimensions] += 1.0
+            norm = math.sqrt(sum(x * x for x in v)) or 1.0
+            vectors.append([x / norm for x in v])
+        return vectors
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    async def close(self) -> None:
+        return None
+
+
+@pytest.fixture
+def hashing_embedder() -> Any:
+    from codexos_server.rag.embed.port import EMBEDDERS
+
+    EMBEDDERS["hashing"] = lambda settings: HashingEmbedder(settings.model)
+    yield
+    EMBEDDERS.pop("hashing", None)
+
+
+async def _vector_rows(container: Container, dims: int, kb_id: str) -> int:
+    from sqlalchemy import text
+
+    table = "rag_index_entries" if container.db.is_sqlite else f"rag_vectors_{dims}"
+    where = f"knowledge_base_id = :kb{' AND dimensions = :dims' if container.db.is_sqlite else ''}"
+    async with container.db.read_connection() as conn:
+        return int(
+            (
+                await conn.execute(
+                    text(f"SELECT count(*) FROM {table} WHERE {where}"), {"kb": kb_id, "dims": dims}
+                )
+            ).scalar_one()
+        )  # noqa: S608
+
+
+async def test_reindex_with_another_embedding_model(
+    make_account: Callable[..., Any],
+    client: httpx.AsyncClient,
+    container: Container,
+    hashing_embedder: Any,
+) -> None:
+    account: Account = await make_account()
+    h = account.headers()
+    kb = await make_kb(client, account)
+    a = await add_text(client, account, kb["id"], "Owls hunt at night and sleep by day.")
+    b = await add_text(client, account, kb["id"], "Solar panels turn sunlight into electricity.")
+    assert await _vector_rows(container, 384, kb["id"]) == a["chunk_count"] + b["chunk_count"]
+    r = await client.patch(
+        f"/knowledge-bases/{kb['id']}",
+        json={"embedding": {"provider": "hashing", "model": "h768"}},
+        headers=h,
+    )
+    assert_envelope(r, 409, "CONFLICT")
+    r = await client.post(
+        f"/knowledge-bases/{kb['id']}/reindex",
+        json={"embedding": {"provider": "hashing", "model": "h768"}},
+        headers=h,
+    )
+    assert (
+        r.status_code == 200
+        and r.json()["embedding_dimensions"] == 768
+        and r.json()["embedding"]["model"] == "h768"
+    )
+    for doc in (a, b):
+        done = await wait_done(client, account, kb["id"], doc["id"])
+        assert done["status"] == "indexed"
+    assert await _vector_rows(container, 384, kb["id"]) == 0
+    assert await _vector_rows(container, 768, kb["id"]) == a["chunk_count"] + b["chunk_count"]
+    hit = (
+        await client.post(
+            f"/knowledge-bases/{kb['id']}/query",
+            json={"query": "owls night", "mode": "semantic"},
+            headers=h,
+        )
+    ).json()["results"][0]
+    assert hit["document_id"] == a["id"]
+
+
+async def test_delete_leaves_no_orphans(
+    make_account: Callable[..., Any], client: httpx.AsyncClient, container: Container
+) -> None:
+    from tests.rag.index_rows import index_counts
+
+    account: Account = await make_account()
+    h = account.headers()
+    kb = await make_kb(client, account)
+    keep = await add_text(client, account, kb["id"], "Keep this one about rivers and deltas.")
+    drop = await add_text(client, account, kb["id"], "Drop this one about mountains and glaciers.")
+    before = await index_counts(container.db)
+    assert all(v >= 2 for v in before.values()), before
+    assert (
+        await client.delete(f"/knowledge-bases/{kb['id']}/documents/{drop['id']}", headers=h)
+    ).status_code == 204
+    assert all(v == 0 for v in (await index_counts(container.db, drop["id"])).values())
+    after = await index_counts(container.db)
+    assert all(after[k] == before[k] - drop["chunk_count"] for k in after), (before, after)
+    results = (
+        await client.post(
+            f"/knowledge-bases/{kb['id']}/query", json={"query": "glaciers"}, headers=h
+        )
+    ).json()["results"]
+    assert all(r["document_id"] == keep["id"] for r in results)
+    assert (await client.delete(f"/knowledge-bases/{kb['id']}", headers=h)).status_code == 204
+    assert all(v == 0 for v in (await index_counts(container.db)).values())
+    async with container.db.read_connection() as conn:
+        from sqlalchemy import func, select
+
+        from codexos_server.rag.models import Chunk
+
+        assert (await conn.execute(select(func.count()).select_from(Chunk))).scalar_one() == 0
+
+
+async def test_url_ingestion(client_factory: Callable[..., Any]) -> None:
+    from tests.agents.local_http_server import LocalHTTPServer
+    from tests.conftest import register
+
+    http = await client_factory(http_allowed_hosts=["127.0.0.1"])
+    account = await register(http)
+    kb = await make_kb(http, account)
+    async with LocalHTTPServer() as server:
+        r = await http.post(
+            f"/knowledge-bases/{kb['id']}/documents",
+            json={"url": f"{server.base}/json"},
+            headers=account.headers(),
+        )
+        assert r.status_code == 201, r.text
+        doc = await wait_done(http, account, kb["id"], r.json()["id"])
+        assert doc["status"] == "indexed" and doc["source"] == "url" and doc["kind"] == "json"
+    r = await http.post(
+        f"/knowledge-bases/{kb['id']}/documents",
+        json={"url": "http://10.0.0.1/secret.txt"},
+        headers=account.headers(),
+    )
+    assert_envelope(r, 422, "VALIDATION_ERROR")

@@ -173,10 +173,16 @@ class LocalEmbedder:
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
         """One unit vector per text. Raises: ModelUnavailable, EmbeddingError."""
         loop = asyncio.get_running_loop()
-        vectors: list[list[float]] = []
-        for start in range(0, len(texts), self.batch_size):
-            batch = list(texts[start : start + self.batch_size])
-            vectors += await loop.run_in_executor(self._executor, _encode, batch, self.batch_size)
+        # Batches of texts of similar length pad less (what sentence-transformers does within
+        # one encode call): sort by length, encode batch by batch, put results back in order.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        vectors: list[list[float]] = [[] for _ in texts]
+        for start in range(0, len(order), self.batch_size):
+            positions = order[start : start + self.batch_size]
+            batch = [texts[i] for i in positions]
+            encoded = await loop.run_in_executor(self._executor, _encode, batch, self.batch_size)
+            for i, vector in zip(positions, encoded, strict=True):
+                vectors[i] = vector
         return vectors
 
     def count_tokens(self, text: str) -> int:
