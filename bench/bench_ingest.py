@@ -24,11 +24,11 @@ import httpx
 from bench._server import Server
 
 TARGET_RATIO = 0.8
-WORDS = (
+WORDS = tuple(
     "river mountain engine protocol harvest ledger signal vector orbit canyon velvet quartz "
     "market climate fossil lantern meadow copper ribbon tunnel beacon compass garden rocket "
-    "pepper island thunder silver anchor violin marble desert forest harbor castle glacier"
-).split()
+    "pepper island thunder silver anchor violin marble desert forest harbor castle glacier".split()
+)
 
 
 def page_text(rng: random.Random, words: int = 320) -> str:

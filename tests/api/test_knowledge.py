@@ -570,7 +570,7 @@ async def _vector_rows(container: Container, dims: int, kb_id: str) -> int:
                     text(f"SELECT count(*) FROM {table} WHERE {where}"), {"kb": kb_id, "dims": dims}
                 )
             ).scalar_one()
-        )  # noqa: S608
+        )
 
 
 async def test_reindex_with_another_embedding_model(

@@ -133,7 +133,7 @@ async def index_counts(db: Database, document_id: str | None = None) -> dict[str
     async with db.read_connection() as conn:
 
         async def count(table: str, condition: str = where) -> int:
-            result = await conn.execute(text(f"SELECT count(*) FROM {table}{condition}"), params)  # noqa: S608
+            result = await conn.execute(text(f"SELECT count(*) FROM {table}{condition}"), params)
             return int(result.scalar_one())
 
         counts = {"vectors": await count(f"rag_vectors_{DIMS}")}
