@@ -27,6 +27,8 @@ from codexos_server.monitoring.health import router as health_router
 from codexos_server.openapi import build_openapi
 from codexos_server.rag.routes import router as knowledge_router
 from codexos_server.users.routes import router as users_router
+from codexos_server.workflows.routes import router as workflows_router
+from codexos_server.workflows.trigger_routes import router as workflow_triggers_router
 from codexos_server.workspaces.routes import router as workspaces_router
 
 DESCRIPTION = """
@@ -80,6 +82,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         llm_router,
         knowledge_router,
         jobs_router,
+        workflows_router,
+        workflow_triggers_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     install_docs(app)

@@ -118,6 +118,26 @@ class Settings(BaseSettings):
     )
     local_embedding_model: str = "all-MiniLM-L6-v2"
 
+    # Workflow triggers
+    scheduler_enabled: bool = Field(
+        default=True,
+        description="Fire cron schedules from this process (safe on every node: a slot fires once)",
+    )
+    scheduler_interval_seconds: float = Field(
+        default=5.0, gt=0, description="How often the scheduler looks for due schedules"
+    )
+    hook_replay_window_seconds: int = Field(
+        default=300, gt=0, description="Inbound webhook timestamps older or newer are refused"
+    )
+    webhook_max_attempts: int = Field(
+        default=8, ge=1, description="Outbound webhook delivery attempts before giving up"
+    )
+    webhook_retry_base_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        description="First retry delay of an outbound webhook; doubles, at most an hour",
+    )
+
     # Logging
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"

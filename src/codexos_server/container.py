@@ -18,7 +18,9 @@ import codexos_server.llm.scripted
 import codexos_server.rag.embed.local
 import codexos_server.rag.embed.openai
 import codexos_server.rag.knowledge_search
-import codexos_server.rag.pipeline  # noqa: F401
+import codexos_server.rag.pipeline
+import codexos_server.workflows.jobs
+import codexos_server.workflows.webhooks  # noqa: F401
 from codexos_server.agents.conversations import ConversationService
 from codexos_server.agents.memory import ConversationMemory
 from codexos_server.agents.runs import RunService
@@ -53,6 +55,12 @@ from codexos_server.rag.service import KnowledgeBaseService
 from codexos_server.ratelimit import LoginThrottle, RateLimiter, RequestLimits
 from codexos_server.secretbox import SecretBox
 from codexos_server.users.service import UserService
+from codexos_server.workflows.engine import Engine
+from codexos_server.workflows.hooks import HookService
+from codexos_server.workflows.runs import WorkflowRunService
+from codexos_server.workflows.schedules import Scheduler, ScheduleService
+from codexos_server.workflows.service import WorkflowService
+from codexos_server.workflows.webhooks import WebhookService
 from codexos_server.workspaces.service import WorkspaceService
 
 
@@ -86,12 +94,23 @@ class Container:
     knowledge_bases: KnowledgeBaseService
     documents: DocumentService
     ingestion: IngestionPipeline
+    workflows: WorkflowService
+    workflow_engine: Engine
+    workflow_runs: WorkflowRunService
+    workflow_schedules: ScheduleService
+    workflow_hooks: HookService
+    workflow_webhooks: WebhookService
+    scheduler: Scheduler
 
     async def start(self) -> None:
-        """Start background machinery: the job queue (and runner, where this process runs jobs)."""
+        """Start background machinery: the job queue (and runner, where this process runs
+        jobs) and the workflow scheduler (on every node: a slot fires once anyway)."""
         await self.queue.start()
+        if self.settings.scheduler_enabled:
+            self.scheduler.start()
 
     async def close(self) -> None:
+        await self.scheduler.stop()
         await self.queue.stop()
         await self.events.close()
         await self.models.close()
@@ -138,6 +157,18 @@ def build_container(settings: Settings, role: Role = "api") -> Container:
     vector_index = index_for(db.dialect)
     embedders = EmbedderRegistry(db, box, settings)
     knowledge_bases = KnowledgeBaseService(db, embedders, vector_index, jobs)
+    workflows = WorkflowService(db)
+    workflow_engine = Engine(db, events, jobs)
+    workflow_runs = WorkflowRunService(db, workflow_engine, workflows)
+    workflow_webhooks = WebhookService(
+        db,
+        box,
+        http,
+        jobs,
+        max_attempts=settings.webhook_max_attempts,
+        retry_base_seconds=settings.webhook_retry_base_seconds,
+    )
+    workflow_engine.finish_hooks.append(workflow_webhooks.on_run_finished)
     container = Container(
         settings=settings,
         db=db,
@@ -179,8 +210,18 @@ def build_container(settings: Settings, role: Role = "api") -> Container:
             settings.rag_max_extracted_chars,
             settings.rag_ingest_group_size,
         ),
+        workflows=workflows,
+        workflow_engine=workflow_engine,
+        workflow_runs=workflow_runs,
+        workflow_schedules=ScheduleService(db, workflows),
+        workflow_hooks=HookService(
+            db, box, workflows, workflow_runs, settings.hook_replay_window_seconds
+        ),
+        workflow_webhooks=workflow_webhooks,
+        scheduler=Scheduler(db, workflow_runs, settings.scheduler_interval_seconds),
     )
     runtime.services = container
+    workflow_engine.services = container
     if runner is not None:
         runner.services = container
     return container

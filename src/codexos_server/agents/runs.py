@@ -23,6 +23,7 @@ from codexos_server.db.base import utcnow
 from codexos_server.db.database import Database
 from codexos_server.errors import Conflict, NotFound
 from codexos_server.events.bus import Event, EventBus
+from codexos_server.events.follow import follow
 from codexos_server.jobs.service import JobService
 from codexos_server.pagination import Page, PageParams, paginate
 from codexos_server.workspaces.permissions import Action
@@ -182,10 +183,11 @@ class RunService:
         user_id: str | None,
         agent_id: str,
         input_data: str,
-        parent_run_id: str,
+        parent_run_id: str | None,
         depth: int,
     ) -> RunOut:
-        """Run another agent of the workspace for a parent run (the `agent_call` tool).
+        """Run an agent of the workspace for a parent agent run (the `agent_call` tool) or a
+        workflow's `agent` node (no parent agent run).
 
         Raises: NotFound if the agent is not in the workspace.
         """
@@ -276,17 +278,13 @@ class RunService:
         """Follow a run's events (replaying those after `after_seq`) until it ends."""
         actor.require(Action.READ)
         run = await self._out(actor, run_id)
-        subscription = await self.events.subscribe(run_channel(run_id), after_seq=after_seq)
-        if run.status in RUN_FINISHED:
-            history = await self.events.history(run_channel(run_id), after_seq)
-            await subscription.close()
-            return self._replay(history)
-        return self._relay(subscription, None)
-
-    @staticmethod
-    async def _replay(events: list[Event]) -> AsyncIterator[Event]:
-        for event in events:
-            yield event
+        return await follow(
+            self.events,
+            run_channel(run_id),
+            after_seq,
+            finished=run.status in RUN_FINISHED,
+            terminal=TERMINAL_EVENTS,
+        )
 
     async def _out(self, actor: Principal, run_id: str) -> RunOut:
         async with self.db.read() as session:

@@ -7,6 +7,7 @@ from codexos_server.jobs import models as jobs_models
 from codexos_server.llm import models as llm_models
 from codexos_server.rag import models as rag_models
 from codexos_server.users import models as users_models
+from codexos_server.workflows import models as workflows_models
 from codexos_server.workspaces import models as workspaces_models
 
 metadata = Base.metadata
@@ -19,5 +20,6 @@ __all__ = [
     "metadata",
     "rag_models",
     "users_models",
+    "workflows_models",
     "workspaces_models",
 ]

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from codexos_server.auth.principal import Principal
-from codexos_server.db.base import utcnow
+from codexos_server.db.base import new_id, utcnow
 from codexos_server.db.database import Database
 from codexos_server.errors import Conflict, NotFound, ValidationFailed
 from codexos_server.events.bus import EventBus
@@ -38,6 +41,14 @@ def _request_hash(kind: str, payload: dict[str, Any]) -> str:
     return hashlib.sha256(
         json.dumps([kind, payload], sort_keys=True, default=str).encode()
     ).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class StagedJob:
+    id: str
+    kind: str
+    workspace_id: str | None
+    delayed: bool
 
 
 class JobService:
@@ -100,6 +111,43 @@ class JobService:
         if delay_seconds <= 0:
             await self.queue.notify(out.id)
         return out
+
+    @staticmethod
+    def stage(
+        session: AsyncSession,
+        kind: str,
+        payload: dict[str, Any],
+        *,
+        workspace_id: str | None,
+        delay_seconds: float = 0.0,
+    ) -> StagedJob:
+        """Add a job to the caller's transaction, so that it exists exactly when the caller's
+        own writes commit (a transactional outbox: a crash cannot keep one without the other).
+        Call `announce` after the commit. Runners also find unannounced jobs by polling."""
+        spec = JOB_KINDS[kind]
+        job_id = new_id()
+        session.add(
+            Job(
+                id=job_id,
+                kind=kind,
+                payload=payload,
+                workspace_id=workspace_id,
+                status=JobStatus.QUEUED.value,
+                max_attempts=spec.max_attempts,
+                run_after=utcnow() + timedelta(seconds=delay_seconds),
+                request_hash=_request_hash(kind, payload),
+            )
+        )
+        return StagedJob(job_id, kind, workspace_id, delay_seconds > 0)
+
+    async def announce(self, staged: Iterable[StagedJob]) -> None:
+        """Tell the queue about committed staged jobs (delayed ones wait for the poll)."""
+        for job in staged:
+            await publish_job_event(
+                self.events, job.id, job.workspace_id, "job.queued", {"kind": job.kind}
+            )
+            if not job.delayed:
+                await self.queue.notify(job.id)
 
     async def _by_key(self, workspace_id: str | None, key: str) -> Job | None:
         async with self.db.read() as session:

@@ -1,0 +1,776 @@
+"""The workflow engine. A run is a set of node states; every ready node is its own job
+(`workflow.node`), so independent branches run in parallel and on any worker.
+
+Durability rests on one rule: a node's result, the settling of what became ready or skipped,
+and the jobs for the ready nodes are written in ONE transaction (the jobs are staged in the
+caller's transaction, a transactional outbox). A crash therefore loses at most the node in
+flight, whose job is leased and re-run by another worker; a finished node is never run again.
+Transactions that change a run take its row lock (FOR UPDATE on PostgreSQL; SQLite's single
+writer serialises them anyway), so two nodes finishing together settle one after the other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from codexos_server.db.base import utcnow
+from codexos_server.db.database import Database
+from codexos_server.events.bus import EventBus
+from codexos_server.jobs.service import JobService, StagedJob
+from codexos_server.log import get_logger
+from codexos_server.workflows.expressions import ExpressionError, evaluate, render
+from codexos_server.workflows.graph import ERROR_BRANCH, decide, edge_state, incoming, subgraph
+from codexos_server.workflows.models import (
+    NODE_FINISHED,
+    RUN_FINISHED,
+    Approval,
+    NodeRun,
+    NodeStatus,
+    RunStatus,
+    WorkflowRun,
+    WorkflowVersion,
+)
+from codexos_server.workflows.nodes import EXECUTORS, NodeEnv, NodeError, NodeResult, check_json
+from codexos_server.workflows.spec import Node, WorkflowSpec
+
+log = get_logger("codexos.workflows")
+
+NODE_JOB = "workflow.node"
+ACTIVE = frozenset({NodeStatus.PENDING, NodeStatus.READY, NodeStatus.RUNNING, NodeStatus.WAITING})
+BUSY = frozenset({NodeStatus.READY.value, NodeStatus.RUNNING.value})
+RUN_DONE = frozenset(s.value for s in RUN_FINISHED)
+DEFAULT_MAP_CONCURRENCY = 4
+
+
+def run_channel(run_id: str) -> str:
+    return f"workflow_run:{run_id}"
+
+
+@dataclass
+class Progress:
+    """What a transaction decided that must happen after it commits: events to publish,
+    staged jobs to announce, jobs of cancelled nodes to stop."""
+
+    events: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    staged: list[StagedJob] = field(default_factory=list)
+    cancel_jobs: list[str] = field(default_factory=list)
+
+    def event(self, run_id: str, kind: str, **data: Any) -> None:
+        self.events.append((run_id, kind, {"run_id": run_id, **data}))
+
+
+# Called inside the closing transaction of a top-level run (outbound webhooks stage their
+# deliveries there, so a finished run always gets its webhooks).
+FinishHook = Callable[[AsyncSession, WorkflowRun, Progress], Awaitable[None]]
+
+
+class Paused(Exception):
+    """An executor paused its node (wait, approval, map); the node stays `waiting`."""
+
+
+class Engine:
+    def __init__(self, db: Database, events: EventBus, jobs: JobService) -> None:
+        self.db = db
+        self.events = events
+        self.jobs = jobs
+        self.services: Any = None  # the Container, for executors
+        self.finish_hooks: list[FinishHook] = []
+        self._specs: dict[tuple[str, int], WorkflowSpec] = {}
+
+    # -- loading ------------------------------------------------------------------------
+
+    async def spec(self, session: AsyncSession, workflow_id: str, version: int) -> WorkflowSpec:
+        """A workflow version's spec (immutable, so cached for the process)."""
+        key = (workflow_id, version)
+        spec = self._specs.get(key)
+        if spec is None:
+            raw = await session.scalar(
+                select(WorkflowVersion.spec).where(
+                    WorkflowVersion.workflow_id == workflow_id, WorkflowVersion.version == version
+                )
+            )
+            spec = self._specs[key] = WorkflowSpec.model_validate(raw or {"nodes": []})
+        return spec
+
+    async def graph(self, session: AsyncSession, run: WorkflowRun) -> WorkflowSpec:
+        spec = await self.spec(session, run.workflow_id, run.workflow_version)
+        return subgraph(spec, list(run.graph_path or []))
+
+    async def lock(self, session: AsyncSession, run_id: str) -> WorkflowRun | None:
+        stmt = select(WorkflowRun).where(WorkflowRun.id == run_id)
+        if not self.db.is_sqlite:
+            stmt = stmt.with_for_update()
+        return (await session.scalars(stmt)).one_or_none()
+
+    @staticmethod
+    async def rows(session: AsyncSession, run_id: str) -> dict[str, NodeRun]:
+        result = await session.scalars(select(NodeRun).where(NodeRun.run_id == run_id))
+        return {r.node_id: r for r in result.all()}
+
+    async def after(self, progress: Progress) -> None:
+        """Post-commit side effects. Losing them in a crash is harmless: runners poll for
+        unannounced jobs, and a stale job finds its node finished and does nothing."""
+        for run_id, kind, data in progress.events:
+            await self.events.publish(run_channel(run_id), kind, data)
+        await self.jobs.announce(progress.staged)
+        for job_id in progress.cancel_jobs:
+            await self.jobs.store.request_cancel(job_id)
+
+    def _stage(
+        self,
+        session: AsyncSession,
+        run: WorkflowRun,
+        node_id: str,
+        progress: Progress,
+        delay: float = 0.0,
+    ) -> str:
+        staged = self.jobs.stage(
+            session,
+            NODE_JOB,
+            {"run_id": run.id, "node_id": node_id},
+            workspace_id=run.workspace_id,
+            delay_seconds=max(0.0, delay),
+        )
+        progress.staged.append(staged)
+        return staged.id
+
+    # -- starting -------------------------------------------------------------------------
+
+    async def start_in(self, session: AsyncSession, run: WorkflowRun, progress: Progress) -> None:
+        """Create a new run's node states and schedule its first nodes, in the caller's
+        transaction (the run row must be flushed)."""
+        graph = await self.graph(session, run)
+        rows = {}
+        for node in graph.nodes:
+            rows[node.id] = NodeRun(
+                run_id=run.id,
+                node_id=node.id,
+                node_type=node.type,
+                status=NodeStatus.PENDING.value,
+                attempt=0,
+            )
+            session.add(rows[node.id])
+        run.status = RunStatus.RUNNING.value
+        run.started_at = utcnow()
+        progress.event(
+            run.id, "run.started", workflow_id=run.workflow_id, parent_run_id=run.parent_run_id
+        )
+        await session.flush()
+        await self.settle(session, run, graph, rows, progress)
+
+    async def settle(
+        self,
+        session: AsyncSession,
+        run: WorkflowRun,
+        graph: WorkflowSpec,
+        rows: dict[str, NodeRun],
+        progress: Progress,
+    ) -> None:
+        """Decide which pending nodes became ready or skipped, stage jobs for ready nodes that
+        have none, set the run's status, and close it when nothing is left."""
+        edges = incoming(graph)
+        states = {k: {"status": v.status, "branch": v.branch} for k, v in rows.items()}
+        changed = True
+        while changed:
+            changed = False
+            for node in graph.nodes:
+                if states[node.id]["status"] != NodeStatus.PENDING:
+                    continue
+                verdict = decide(node.type, node.config, edges.get(node.id, []), states)
+                if verdict is None:
+                    continue
+                status = NodeStatus.READY if verdict == "ready" else NodeStatus.SKIPPED
+                states[node.id] = {"status": status.value, "branch": None}
+                row = rows[node.id]
+                row.status = status.value
+                if status == NodeStatus.READY:
+                    row.job_id = self._stage(session, run, node.id, progress)
+                else:
+                    row.finished_at = utcnow()
+                    progress.event(run.id, "node.skipped", node_id=node.id)
+                changed = True
+        left = [v.status for v in rows.values() if v.status in ACTIVE]
+        if not left:
+            await self.close(session, run, graph, rows, RunStatus.SUCCEEDED, None, progress)
+        elif not BUSY.intersection(left):  # only paused nodes (and what follows them)
+            if run.status != RunStatus.WAITING:
+                run.status = RunStatus.WAITING.value
+                progress.event(run.id, "run.waiting")
+        elif run.status != RunStatus.RUNNING:
+            run.status = RunStatus.RUNNING.value
+
+    async def close(
+        self,
+        session: AsyncSession,
+        run: WorkflowRun,
+        graph: WorkflowSpec,
+        rows: dict[str, NodeRun],
+        status: RunStatus,
+        error: dict[str, Any] | None,
+        progress: Progress,
+    ) -> None:
+        """End a run in the caller's transaction: cancel what is left (and its map items),
+        compute its output, wake the parent map node, run the finish hooks."""
+        now = utcnow()
+        for row in rows.values():
+            if row.status in ACTIVE:
+                row.status = NodeStatus.CANCELLED.value
+                row.finished_at = now
+                if row.job_id:
+                    progress.cancel_jobs.append(row.job_id)
+        children = (
+            await session.scalars(
+                select(WorkflowRun).where(
+                    WorkflowRun.parent_run_id == run.id, WorkflowRun.status.not_in(RUN_DONE)
+                )
+            )
+        ).all()
+        for child in children:
+            await self.close(
+                session,
+                child,
+                await self.graph(session, child),
+                await self.rows(session, child.id),
+                RunStatus.CANCELLED,
+                None,
+                progress,
+            )
+        if status == RunStatus.SUCCEEDED:
+            run.output = run_output(graph, rows)
+        run.status, run.error, run.finished_at = status.value, error, now
+        progress.event(
+            run.id, f"run.{status.value}", status=status.value, output=run.output, error=error
+        )
+        if run.parent_run_id and run.parent_node_key:
+            parent = await session.get(WorkflowRun, run.parent_run_id)
+            if parent is not None and parent.status not in RUN_DONE:
+                self._stage(session, parent, run.parent_node_key, progress)
+            return
+        for hook in self.finish_hooks:
+            await hook(session, run, progress)
+
+    # -- one node -------------------------------------------------------------------------
+
+    async def run_node(self, run_id: str, node_id: str) -> None:
+        """Execute one ready node (the `workflow.node` job). Re-delivery of a finished node
+        does nothing; a node left `running` by a dead worker runs again (its attempt counts)."""
+        async with self.db.transaction() as session:
+            run = await session.get(WorkflowRun, run_id)
+            state = await session.scalar(
+                select(NodeRun).where(NodeRun.run_id == run_id, NodeRun.node_id == node_id)
+            )
+            if (
+                run is None
+                or state is None
+                or state.status not in (NodeStatus.READY, NodeStatus.RUNNING, NodeStatus.WAITING)
+            ):
+                return
+            if run.status in RUN_DONE:
+                return
+            graph = await self.graph(session, run)
+            node = graph.node(node_id)
+            if node is None:
+                return
+            resuming = state.status == NodeStatus.WAITING.value
+            if not resuming:
+                state.status = NodeStatus.RUNNING.value
+                state.attempt += 1
+                state.started_at = utcnow()
+                state.error = None
+            scope, incoming_outputs = self._scope(
+                run, graph, await self.rows(session, run_id), node_id
+            )
+            if run.parent_run_id:
+                scope["nodes"] = await self._outer_nodes(session, run) | scope["nodes"]
+            attempt, started_at = state.attempt, state.started_at
+        env = NodeEnv(
+            run.id,
+            node_id,
+            run.workspace_id,
+            run.user_id,
+            run_inputs(run),
+            self.services,
+            incoming_outputs,
+        )
+        if not resuming:
+            await self.events.publish(
+                run_channel(run_id),
+                "node.started",
+                {"run_id": run_id, "node_id": node_id, "type": node.type, "attempt": attempt},
+            )
+        try:
+            result = await self._execute(run, node, scope, env, resuming, started_at)
+        except Paused:
+            return
+        except NodeError as exc:
+            await self._failed(
+                run, node, attempt, {"type": "node_error", "message": str(exc)[:2000]}
+            )
+            return
+        except TimeoutError:
+            message = f"timed out after {node.timeout_seconds:g} s"
+            await self._failed(run, node, attempt, {"type": "timeout", "message": message})
+            return
+        except Exception as exc:  # a tool or adapter bug fails the node, not the worker
+            log.exception("workflow_node_error", run_id=run_id, node_id=node_id)
+            await self._failed(run, node, attempt, {"type": "error", "message": repr(exc)[:2000]})
+            return
+        await self.complete(run_id, node_id, NodeStatus.SUCCEEDED, result)
+
+    async def fail_node(self, run_id: str, node_id: str, message: str) -> None:
+        """The node's job itself failed for good (a bug or a lost database): fail the node
+        through its policy rather than leave the run hanging."""
+        async with self.db.read() as session:
+            run = await session.get(WorkflowRun, run_id)
+            graph = await self.graph(session, run) if run is not None else None
+        node = graph.node(node_id) if graph is not None else None
+        if run is not None and node is not None:
+            error = {"type": "internal", "message": message[:2000]}
+            await self._failed(run, node, node.retry.max_attempts, error)
+
+    def _scope(
+        self, run: WorkflowRun, graph: WorkflowSpec, rows: dict[str, NodeRun], node_id: str
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        nodes = {
+            r.node_id: {"output": r.output, "status": r.status, "branch": r.branch}
+            for r in rows.values()
+            if r.status in NODE_FINISHED
+        }
+        scope: dict[str, Any] = {"inputs": run_inputs(run), "nodes": nodes}
+        if run.parent_run_id and isinstance(run.inputs, dict):
+            scope["item"], scope["index"] = run.inputs.get("item"), run.inputs.get("index")
+        incoming_outputs = {}
+        for edge in incoming(graph).get(node_id, []):
+            source = rows.get(edge.source)
+            if (
+                source is not None
+                and edge_state(edge, {"status": source.status, "branch": source.branch}) == "active"
+            ):
+                incoming_outputs[edge.source] = source.output
+        return scope, incoming_outputs
+
+    async def _outer_nodes(self, session: AsyncSession, run: WorkflowRun) -> dict[str, Any]:
+        """Inside a map item, the finished nodes of the enclosing runs are in scope too (the
+        innermost wins on a clash)."""
+        nodes: dict[str, Any] = {}
+        parent_id = run.parent_run_id
+        while parent_id:
+            parent = await session.get(WorkflowRun, parent_id)
+            if parent is None:
+                break
+            for r in (await self.rows(session, parent_id)).values():
+                if r.status in NODE_FINISHED and r.node_id not in nodes:
+                    nodes[r.node_id] = {"output": r.output, "status": r.status, "branch": r.branch}
+            parent_id = parent.parent_run_id
+        return nodes
+
+    async def _execute(
+        self,
+        run: WorkflowRun,
+        node: Node,
+        scope: dict[str, Any],
+        env: NodeEnv,
+        resuming: bool,
+        started_at: datetime | None,
+    ) -> NodeResult:
+        if node.type == "wait":
+            return await self._wait(run, node, scope, started_at)
+        if node.type == "human_approval":
+            return await self._approval(run, node, scope)
+        if node.type == "map":
+            return await self._map(run, node, scope)
+        executor = EXECUTORS.get(node.type)
+        if executor is None:
+            raise NodeError(f"unknown node type {node.type!r}")
+        if node.timeout_seconds:
+            async with asyncio.timeout(node.timeout_seconds):
+                result = await executor(node, scope, env)
+        else:
+            result = await executor(node, scope, env)
+        check_json(result.output)
+        check_json(result.input)
+        return result
+
+    async def complete(
+        self,
+        run_id: str,
+        node_id: str,
+        status: NodeStatus,
+        result: NodeResult,
+        error: dict[str, Any] | None = None,
+    ) -> None:
+        """Record a node's outcome and settle the run, in one transaction."""
+        progress = Progress()
+        async with self.db.transaction() as session:
+            run = await self.lock(session, run_id)
+            if run is None or run.status in RUN_DONE:
+                return
+            rows = await self.rows(session, run_id)
+            row = rows.get(node_id)
+            if row is None or row.status not in (
+                NodeStatus.RUNNING,
+                NodeStatus.WAITING,
+                NodeStatus.READY,
+            ):
+                return  # a duplicate delivery already recorded it
+            now = utcnow()
+            row.status, row.output, row.branch, row.error = (
+                status.value,
+                result.output,
+                result.branch,
+                error,
+            )
+            if result.input is not None:
+                row.input = result.input
+            row.finished_at = now
+            row.wake_at = None
+            if row.started_at is not None:
+                row.duration_ms = round((now - row.started_at).total_seconds() * 1000, 3)
+            kind = "node.succeeded" if status == NodeStatus.SUCCEEDED else "node.failed"
+            progress.event(
+                run_id,
+                kind,
+                node_id=node_id,
+                branch=result.branch,
+                output=result.output,
+                error=error,
+            )
+            graph = await self.graph(session, run)
+            if status == NodeStatus.FAILED and result.branch != ERROR_BRANCH:
+                await self.close(
+                    session,
+                    run,
+                    graph,
+                    rows,
+                    RunStatus.FAILED,
+                    {"node_id": node_id, **(error or {})},
+                    progress,
+                )
+            else:
+                await self.settle(session, run, graph, rows, progress)
+        await self.after(progress)
+
+    async def _failed(
+        self, run: WorkflowRun, node: Node, attempt: int, error: dict[str, Any]
+    ) -> None:
+        """Retry within the node's policy; then fail the run, continue with the fallback, or
+        take the error branch."""
+        error = {**error, "attempt": attempt}
+        if attempt < node.retry.max_attempts:
+            delay = node.retry.backoff_seconds * 2 ** (attempt - 1)
+            progress = Progress()
+            async with self.db.transaction() as session:
+                locked = await self.lock(session, run.id)
+                row = await session.scalar(
+                    select(NodeRun).where(NodeRun.run_id == run.id, NodeRun.node_id == node.id)
+                )
+                if (
+                    locked is None
+                    or locked.status in RUN_DONE
+                    or row is None
+                    or row.status != NodeStatus.RUNNING
+                ):
+                    return
+                row.status, row.error = NodeStatus.READY.value, error
+                row.job_id = self._stage(session, run, node.id, progress, delay)
+                progress.event(
+                    run.id, "node.retrying", node_id=node.id, error=error, retry_in=delay
+                )
+            await self.after(progress)
+            return
+        action = node.on_error.action
+        if action == "continue":
+            await self.complete(
+                run.id, node.id, NodeStatus.SUCCEEDED, NodeResult(node.on_error.fallback), error
+            )
+        elif action == "route":
+            await self.complete(
+                run.id, node.id, NodeStatus.FAILED, NodeResult(None, ERROR_BRANCH), error
+            )
+        else:
+            await self.complete(run.id, node.id, NodeStatus.FAILED, NodeResult(None), error)
+
+    # -- pausing nodes -------------------------------------------------------------------
+
+    async def _pause(
+        self,
+        session: AsyncSession,
+        run: WorkflowRun,
+        node_id: str,
+        wake_in: float | None,
+        progress: Progress,
+    ) -> None:
+        """Mark a node waiting (in the caller's transaction, under the run lock), with a
+        delayed job to wake it if `wake_in` is set."""
+        rows = await self.rows(session, run.id)
+        row = rows[node_id]
+        first = row.status != NodeStatus.WAITING
+        row.status = NodeStatus.WAITING.value
+        if wake_in is not None:
+            row.wake_at = utcnow() + timedelta(seconds=wake_in)
+            row.job_id = self._stage(session, run, node_id, progress, wake_in)
+        if first:
+            progress.event(
+                run.id,
+                "node.waiting",
+                node_id=node_id,
+                wake_at=row.wake_at.isoformat() if row.wake_at else None,
+            )
+        if (
+            not BUSY.intersection(r.status for r in rows.values())
+            and run.status != RunStatus.WAITING
+        ):
+            run.status = RunStatus.WAITING.value
+            progress.event(run.id, "run.waiting")
+
+    async def _locked_step(
+        self,
+        run: WorkflowRun,
+        step: Callable[[AsyncSession, WorkflowRun, Progress], Awaitable[NodeResult | None]],
+    ) -> NodeResult:
+        """Run `step` under the run's lock; it returns a result or None to pause."""
+        progress = Progress()
+        async with self.db.transaction() as session:
+            locked = await self.lock(session, run.id)
+            if locked is None or locked.status in RUN_DONE:
+                raise Paused
+            result = await step(session, locked, progress)
+        await self.after(progress)
+        if result is None:
+            raise Paused
+        return result
+
+    async def _wait(
+        self, run: WorkflowRun, node: Node, scope: dict[str, Any], started_at: datetime | None
+    ) -> NodeResult:
+        if "until" in node.config:
+            try:
+                target = datetime.fromisoformat(
+                    str(render(node.config["until"], scope)).replace("Z", "+00:00")
+                )
+            except (ExpressionError, ValueError) as exc:
+                raise NodeError(f"until: {exc}") from exc
+            if target.tzinfo is not None:
+                target = target.astimezone(utcnow().tzinfo).replace(tzinfo=utcnow().tzinfo)
+        else:
+            target = (started_at or utcnow()) + timedelta(
+                seconds=float(node.config.get("seconds", 0))
+            )
+        remaining = (target - utcnow()).total_seconds()
+        if remaining <= 0.005:
+            return NodeResult({"waited_until": target.isoformat()})
+
+        async def step(
+            session: AsyncSession, locked: WorkflowRun, progress: Progress
+        ) -> NodeResult | None:
+            await self._pause(session, locked, node.id, remaining, progress)
+            return None
+
+        return await self._locked_step(run, step)
+
+    async def _approval(self, run: WorkflowRun, node: Node, scope: dict[str, Any]) -> NodeResult:
+        try:
+            prompt = str(render(node.config.get("prompt", ""), scope))
+        except ExpressionError as exc:
+            raise NodeError(f"prompt: {exc}") from exc
+
+        async def step(
+            session: AsyncSession, locked: WorkflowRun, progress: Progress
+        ) -> NodeResult | None:
+            approval = await session.scalar(
+                select(Approval).where(Approval.run_id == run.id, Approval.node_id == node.id)
+            )
+            now = utcnow()
+            if approval is None:
+                timeout = node.config.get("timeout_seconds")
+                approval = Approval(
+                    run_id=run.id,
+                    workspace_id=run.workspace_id,
+                    node_id=node.id,
+                    prompt=prompt,
+                    status="pending",
+                    expires_at=now + timedelta(seconds=float(timeout)) if timeout else None,
+                    default_outcome=str(node.config.get("default", "reject")),
+                )
+                session.add(approval)
+                await session.flush()
+                progress.event(
+                    run.id,
+                    "approval.requested",
+                    node_id=node.id,
+                    approval_id=approval.id,
+                    prompt=prompt,
+                )
+                wake = float(timeout) if timeout else None
+                await self._pause(session, locked, node.id, wake, progress)
+                return None
+            if (
+                approval.status == "pending"
+                and approval.expires_at is not None
+                and approval.expires_at <= now
+            ):
+                approval.status = "timed_out"
+                approval.comment = (
+                    f"no decision in time; default outcome: {approval.default_outcome}"
+                )
+            if approval.status == "pending":
+                return None
+            approved = approval.status == "approved" or (
+                approval.status == "timed_out" and approval.default_outcome == "approve"
+            )
+            output = {
+                "approved": approved,
+                "outcome": approval.status,
+                "decided_by": approval.decided_by,
+                "comment": approval.comment,
+            }
+            return NodeResult(output, "approved" if approved else "rejected")
+
+        return await self._locked_step(run, step)
+
+    async def _map(self, run: WorkflowRun, node: Node, scope: dict[str, Any]) -> NodeResult:
+        """Run the sub-graph once per item as child runs, at most `concurrency` at a time.
+        A finishing child wakes this node again (see `close`)."""
+
+        async def step(
+            session: AsyncSession, locked: WorkflowRun, progress: Progress
+        ) -> NodeResult | None:
+            row = await session.scalar(
+                select(NodeRun).where(NodeRun.run_id == run.id, NodeRun.node_id == node.id)
+            )
+            assert row is not None
+            if isinstance(row.input, dict) and "items" in row.input:
+                items = list(row.input["items"])
+            else:
+                try:
+                    items = evaluate(str(node.config["items"]), scope)
+                except ExpressionError as exc:
+                    raise NodeError(f"items: {exc}") from exc
+                if not isinstance(items, list):
+                    raise NodeError(f"items must evaluate to a list, not {type(items).__name__}")
+                check_json(items)
+                row.input = {"items": items}
+            children = (
+                await session.scalars(
+                    select(WorkflowRun).where(
+                        WorkflowRun.parent_run_id == run.id, WorkflowRun.parent_node_key == node.id
+                    )
+                )
+            ).all()
+            by_index = {c.item_index: c for c in children}
+            failed = next(
+                (c for c in children if c.status in (RunStatus.FAILED, RunStatus.CANCELLED)), None
+            )
+            if failed is not None:
+                reason = (failed.error or {}).get("message", failed.status)
+                raise NodeError(f"item {failed.item_index} {failed.status}: {reason}")
+            if len(by_index) == len(items) and all(
+                c.status == RunStatus.SUCCEEDED for c in children
+            ):
+                return NodeResult([by_index[i].output for i in range(len(items))])
+            running = sum(1 for c in children if c.status not in RUN_DONE)
+            free = int(node.config.get("concurrency", DEFAULT_MAP_CONCURRENCY)) - running
+            for index in [i for i in range(len(items)) if i not in by_index][: max(0, free)]:
+                child = WorkflowRun(
+                    workspace_id=run.workspace_id,
+                    workflow_id=run.workflow_id,
+                    workflow_version=run.workflow_version,
+                    user_id=run.user_id,
+                    parent_run_id=run.id,
+                    parent_node_key=node.id,
+                    graph_path=[*(run.graph_path or []), node.id],
+                    item_index=index,
+                    trigger="map",
+                    status=RunStatus.QUEUED.value,
+                    inputs={"item": items[index], "index": index, "inputs": run_inputs(run)},
+                )
+                session.add(child)
+                await session.flush()
+                await self.start_in(session, child, progress)
+            await self._pause(session, locked, node.id, None, progress)
+            return None
+
+        return await self._locked_step(run, step)
+
+    # -- operations on a whole run (the runs service calls these) ----------------------------
+
+    async def cancel_in(self, session: AsyncSession, run: WorkflowRun, progress: Progress) -> None:
+        run.cancel_requested = True
+        if run.status not in RUN_DONE:
+            await self.close(
+                session,
+                run,
+                await self.graph(session, run),
+                await self.rows(session, run.id),
+                RunStatus.CANCELLED,
+                None,
+                progress,
+            )
+
+    async def resume_in(self, session: AsyncSession, run: WorkflowRun, progress: Progress) -> None:
+        """Continue a failed run from its failed node(s): finished nodes keep their outputs,
+        the failed node gets fresh attempts, the nodes cancelled by the failure wait again."""
+        graph = await self.graph(session, run)
+        rows = await self.rows(session, run.id)
+        for row in rows.values():
+            if row.status == NodeStatus.FAILED and row.branch != ERROR_BRANCH:
+                row.status, row.error, row.attempt, row.finished_at = (
+                    NodeStatus.READY.value,
+                    None,
+                    0,
+                    None,
+                )
+                row.job_id = self._stage(session, run, row.node_id, progress)
+                if row.node_type == "map":  # its failed items run again; succeeded ones stay
+                    await session.execute(
+                        delete(WorkflowRun).where(
+                            WorkflowRun.parent_run_id == run.id,
+                            WorkflowRun.parent_node_key == row.node_id,
+                            WorkflowRun.status.in_(
+                                [RunStatus.FAILED.value, RunStatus.CANCELLED.value]
+                            ),
+                        )
+                    )
+            elif row.status == NodeStatus.CANCELLED:
+                row.status, row.finished_at = NodeStatus.PENDING.value, None
+        run.status, run.error, run.finished_at, run.cancel_requested = (
+            RunStatus.RUNNING.value,
+            None,
+            None,
+            False,
+        )
+        progress.event(run.id, "run.resumed")
+        await self.settle(session, run, graph, rows, progress)
+
+    def wake_in(
+        self, session: AsyncSession, run: WorkflowRun, node_id: str, progress: Progress
+    ) -> None:
+        """Schedule a waiting node to look again (an approval was decided)."""
+        self._stage(session, run, node_id, progress)
+
+
+def run_inputs(run: WorkflowRun) -> Any:
+    """The workflow's inputs (a map item's child run carries them next to its item)."""
+    if run.parent_run_id and isinstance(run.inputs, dict):
+        return run.inputs.get("inputs")
+    return run.inputs
+
+
+def run_output(graph: WorkflowSpec, rows: dict[str, NodeRun]) -> Any:
+    """One `output` node: its value; several: a dict by node id; none: the outputs of the
+    nodes nothing follows."""
+    outputs = {k: r.output for k, r in rows.items() if r.status == NodeStatus.SUCCEEDED}
+    declared = [n.id for n in graph.nodes if n.type == "output" and n.id in outputs]
+    if len(declared) == 1:
+        return outputs[declared[0]]
+    if declared:
+        return {k: outputs[k] for k in declared}
+    sources = {e.source for e in graph.edges}
+    return {k: v for k, v in outputs.items() if k not in sources}
