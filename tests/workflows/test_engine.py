@@ -675,3 +675,44 @@ async def test_invalid_spec_is_refused_with_every_problem(
     for bad_body in ({"spec": "nope"}, {}, {"spec": {"nodes": "x"}}):
         r = await client.post("/workflows/validate", json=bad_body, headers=account.headers())
         assert_envelope(r, 422, "VALIDATION_ERROR")
+
+
+async def test_knowledge_retrieval_node(
+    make_account: Callable[..., Any], client: httpx.AsyncClient
+) -> None:
+    from tests.api.test_knowledge import add_text, make_kb
+
+    account: Account = await make_account()
+    kb = await make_kb(client, account)
+    await add_text(
+        client,
+        account,
+        kb["id"],
+        "Tidal power turns the rise and fall of the sea into electricity.",
+    )
+    await add_text(
+        client, account, kb["id"], "Sourdough bread needs a starter culture and patience."
+    )
+    spec = {
+        "nodes": [
+            node("in", "input"),
+            node(
+                "find",
+                "knowledge_retrieval",
+                knowledge_base_id=kb["id"],
+                query="{{ inputs.q }}",
+                top_k=1,
+            ),
+            node("answer", "template", template="Based on: {{ nodes.find.output[0].text }}"),
+        ],
+        "edges": chain("in", "find", "answer"),
+    }
+    run = await run_to_end(client, account, spec, {"q": "electricity from ocean tides"})
+    assert run["status"] == "succeeded", run
+    hits = by_node(run)["find"]["output"]
+    assert len(hits) == 1 and "Tidal power" in hits[0]["text"] and hits[0]["source"]
+    assert run["output"]["answer"].startswith("Based on: Tidal power")
+    # Another workspace's knowledge base is not found.
+    stranger: Account = await make_account()
+    run = await run_to_end(client, stranger, spec, {"q": "tides"})
+    assert run["status"] == "failed" and "was not found" in run["error"]["message"]

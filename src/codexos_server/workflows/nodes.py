@@ -12,6 +12,7 @@ from typing import Any
 import jsonschema
 
 from codexos_server.agents.tools.base import ToolContext, ToolError, validate_arguments
+from codexos_server.errors import NotFound
 from codexos_server.llm.port import ModelError
 from codexos_server.llm.types import ChatMessage, ChatRequest
 from codexos_server.workflows.expressions import ExpressionError, evaluate, render
@@ -101,14 +102,17 @@ async def run_join(node: Node, scope: dict[str, Any], env: NodeEnv) -> NodeResul
 async def run_agent(node: Node, scope: dict[str, Any], env: NodeEnv) -> NodeResult:
     agent_id = str(node.config["agent_id"])
     text = str(_render(node.config.get("input", ""), scope))
-    run = await env.services.runs.run_child(
-        workspace_id=env.workspace_id,
-        user_id=env.user_id,
-        agent_id=agent_id,
-        input_data=text,
-        parent_run_id=None,
-        depth=0,
-    )
+    try:
+        run = await env.services.runs.run_child(
+            workspace_id=env.workspace_id,
+            user_id=env.user_id,
+            agent_id=agent_id,
+            input_data=text,
+            parent_run_id=None,
+            depth=0,
+        )
+    except NotFound as exc:
+        raise NodeError(f"the agent {agent_id} was not found") from exc
     if run.status != "succeeded":
         raise NodeError(
             f"the agent's run ended {run.status}: {(run.error or {}).get('message', '')}"
@@ -182,6 +186,15 @@ async def run_http_request(node: Node, scope: dict[str, Any], env: NodeEnv) -> N
 
 
 async def run_knowledge_retrieval(node: Node, scope: dict[str, Any], env: NodeEnv) -> NodeResult:
+    try:
+        async with env.services.db.read() as session:
+            await env.services.knowledge_bases.load(
+                session, env.workspace_id, str(node.config["knowledge_base_id"])
+            )
+    except NotFound as exc:
+        raise NodeError(
+            f"the knowledge base {node.config['knowledge_base_id']} was not found"
+        ) from exc
     hits = await env.services.knowledge_bases.search_many(
         env.workspace_id,
         [str(node.config["knowledge_base_id"])],
