@@ -102,6 +102,14 @@ TAGS = [
     {"name": "runs", "description": "Runs of agents, their steps and events; conversations"},
     {"name": "knowledge", "description": "Knowledge bases: documents, ingestion, retrieval"},
     {"name": "models", "description": "Chat models and provider configurations"},
+    {
+        "name": "workflows",
+        "description": "Workflows: definitions, versions, validation, runs, node states, approvals",
+    },
+    {
+        "name": "workflow triggers",
+        "description": "Cron schedules, signed inbound hooks and outbound run webhooks",
+    },
     {"name": "jobs", "description": "Background jobs: status, results, cancellation"},
     {"name": "system", "description": "Health, readiness and API documentation"},
 ]

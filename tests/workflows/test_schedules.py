@@ -4,7 +4,6 @@ exactly once with two schedulers (two containers on the same database) racing fo
 from __future__ import annotations
 
 import asyncio
-import itertools
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -65,14 +64,30 @@ def test_skipped_and_repeated_wall_times() -> None:
     first = next_slot("30 2 * * *", PARIS, utc(2025, 10, 25, 12, 0))
     assert first == utc(2025, 10, 26, 0, 30)
     assert next_slot("30 2 * * *", PARIS, first) == utc(2025, 10, 27, 1, 30)
-    # hourly across the fall-back: every instant is strictly later than the previous one
-    slots, at = [], utc(2025, 10, 25, 23, 0)
-    for _ in range(4):
-        at = next_slot("0 * * * *", PARIS, at)
-        slots.append(at)
-    assert slots == sorted(set(slots)) and all(
-        b - a >= timedelta(hours=1) for a, b in itertools.pairwise(slots)
-    )
+    # a daily schedule fires once across the fall-back...
+    assert next_slot("30 2 * * *", PARIS, utc(2025, 10, 26, 0, 0)) == utc(2025, 10, 26, 0, 30)
+    # ...while one whose hour field is `*` follows elapsed time, in both copies of the hour
+    assert _series("0 * * * *", utc(2025, 10, 25, 23, 0), 4) == [
+        utc(2025, 10, 26, h) for h in (0, 1, 2, 3)
+    ]
+    assert _series("*/30 * * * *", utc(2025, 10, 26, 0, 10), 4) == [
+        utc(2025, 10, 26, 0, 30),
+        utc(2025, 10, 26, 1, 0),
+        utc(2025, 10, 26, 1, 30),
+        utc(2025, 10, 26, 2, 0),
+    ]
+    # and keeps firing every hour across the spring-forward
+    assert _series("0 * * * *", utc(2025, 3, 29, 23, 0), 3) == [
+        utc(2025, 3, 30, h) for h in (0, 1, 2)
+    ]
+
+
+def _series(cron: str, after: datetime, n: int) -> list[datetime]:
+    out: list[datetime] = []
+    for _ in range(n):
+        after = next_slot(cron, PARIS, after)
+        out.append(after)
+    return out
 
 
 @pytest.mark.parametrize(

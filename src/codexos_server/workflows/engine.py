@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from codexos_server.db.base import utcnow
@@ -44,6 +44,9 @@ log = get_logger("codexos.workflows")
 
 NODE_JOB = "workflow.node"
 ACTIVE = frozenset({NodeStatus.PENDING, NodeStatus.READY, NodeStatus.RUNNING, NodeStatus.WAITING})
+# Pure node types, run inline while settling (see `Engine._inline`).
+INLINE_TYPES = frozenset({"input", "output", "template", "condition", "switch", "parallel", "join"})
+RUNNABLE = frozenset({NodeStatus.READY, NodeStatus.RUNNING, NodeStatus.WAITING})
 BUSY = frozenset({NodeStatus.READY.value, NodeStatus.RUNNING.value})
 RUN_DONE = frozenset(s.value for s in RUN_FINISHED)
 DEFAULT_MAP_CONCURRENCY = 4
@@ -108,6 +111,24 @@ class Engine:
         if not self.db.is_sqlite:
             stmt = stmt.with_for_update()
         return (await session.scalars(stmt)).one_or_none()
+
+    async def lock_with_rows(
+        self, session: AsyncSession, run_id: str
+    ) -> tuple[WorkflowRun | None, dict[str, NodeRun]]:
+        """`lock` then `rows`. On SQLite (one writer at a time) in one round trip. Not so on
+        PostgreSQL: a `FOR UPDATE OF workflow_runs` join that waited for the lock re-reads
+        only the locked row, and would return node states from before the wait."""
+        if not self.db.is_sqlite:
+            return await self.lock(session, run_id), await self.rows(session, run_id)
+        stmt = (
+            select(WorkflowRun, NodeRun)
+            .join(NodeRun, NodeRun.run_id == WorkflowRun.id)
+            .where(WorkflowRun.id == run_id)
+        )
+        pairs = (await session.execute(stmt)).all()
+        if not pairs:
+            return await self.lock(session, run_id), {}
+        return pairs[0][0], {r.node_id: r for _, r in pairs}
 
     @staticmethod
     async def rows(session: AsyncSession, run_id: str) -> dict[str, NodeRun]:
@@ -186,16 +207,19 @@ class Engine:
                 verdict = decide(node.type, node.config, edges.get(node.id, []), states)
                 if verdict is None:
                     continue
-                status = NodeStatus.READY if verdict == "ready" else NodeStatus.SKIPPED
-                states[node.id] = {"status": status.value, "branch": None}
                 row = rows[node.id]
-                row.status = status.value
-                if status == NodeStatus.READY:
-                    row.job_id = self._stage(session, run, node.id, progress)
-                else:
-                    row.finished_at = utcnow()
-                    progress.event(run.id, "node.skipped", node_id=node.id)
                 changed = True
+                if verdict == "skipped":
+                    row.status, row.finished_at = NodeStatus.SKIPPED.value, utcnow()
+                    progress.event(run.id, "node.skipped", node_id=node.id)
+                elif node.type in INLINE_TYPES and await self._inline(
+                    session, run, graph, rows, node, progress
+                ):
+                    pass
+                else:
+                    row.status = NodeStatus.READY.value
+                    row.job_id = self._stage(session, run, node.id, progress)
+                states[node.id] = {"status": row.status, "branch": row.branch}
         left = [v.status for v in rows.values() if v.status in ACTIVE]
         if not left:
             await self.close(session, run, graph, rows, RunStatus.SUCCEEDED, None, progress)
@@ -205,6 +229,59 @@ class Engine:
                 progress.event(run.id, "run.waiting")
         elif run.status != RunStatus.RUNNING:
             run.status = RunStatus.RUNNING.value
+
+    async def _inline(
+        self,
+        session: AsyncSession,
+        run: WorkflowRun,
+        graph: WorkflowSpec,
+        rows: dict[str, NodeRun],
+        node: Node,
+        progress: Progress,
+    ) -> bool:
+        """Run a pure node (no side effects, no I/O: input, output, template, condition,
+        switch, parallel, join) right here, in the settling transaction, so control flow
+        costs no job of its own. Its result commits atomically with the settle, so a crash
+        cannot leave it half-done. On any error it goes the normal way (a job, with the
+        node's retry policy and on_error), and False is returned."""
+        started = utcnow()
+        scope, incoming_outputs = self._scope(run, graph, rows, node.id)
+        if run.parent_run_id:
+            scope["nodes"] = await self._outer_nodes(session, run) | scope["nodes"]
+        env = NodeEnv(
+            run.id,
+            node.id,
+            run.workspace_id,
+            run.user_id,
+            run_inputs(run),
+            self.services,
+            incoming_outputs,
+        )
+        try:
+            result = await EXECUTORS[node.type](node, scope, env)
+            check_json(result.output)
+        except Exception:
+            return False
+        row = rows[node.id]
+        finished = utcnow()
+        row.status, row.output, row.branch, row.attempt = (
+            NodeStatus.SUCCEEDED.value,
+            result.output,
+            result.branch,
+            1,
+        )
+        row.started_at, row.finished_at = started, finished
+        row.duration_ms = round((finished - started).total_seconds() * 1000, 3)
+        progress.event(run.id, "node.started", node_id=node.id, type=node.type, attempt=1)
+        progress.event(
+            run.id,
+            "node.succeeded",
+            node_id=node.id,
+            branch=result.branch,
+            output=result.output,
+            error=None,
+        )
+        return True
 
     async def close(
         self,
@@ -261,35 +338,52 @@ class Engine:
     async def run_node(self, run_id: str, node_id: str) -> None:
         """Execute one ready node (the `workflow.node` job). Re-delivery of a finished node
         does nothing; a node left `running` by a dead worker runs again (its attempt counts)."""
-        async with self.db.transaction() as session:
-            run = await session.get(WorkflowRun, run_id)
-            state = await session.scalar(
-                select(NodeRun).where(NodeRun.run_id == run_id, NodeRun.node_id == node_id)
-            )
-            if (
-                run is None
-                or state is None
-                or state.status not in (NodeStatus.READY, NodeStatus.RUNNING, NodeStatus.WAITING)
-            ):
+        # Read without the writer lock, then claim the node with one conditional UPDATE: a
+        # cancel or a duplicate delivery in between makes it match nothing.
+        async with self.db.read() as session:
+            # One round trip for the run and its node states (the hot path of every node).
+            pairs = (
+                await session.execute(
+                    select(WorkflowRun, NodeRun)
+                    .join(NodeRun, NodeRun.run_id == WorkflowRun.id)
+                    .where(WorkflowRun.id == run_id)
+                )
+            ).all()
+            if not pairs or pairs[0][0].status in RUN_DONE:
                 return
-            if run.status in RUN_DONE:
+            run = pairs[0][0]
+            rows = {r.node_id: r for _, r in pairs}
+            state = rows.get(node_id)
+            if state is None or state.status not in RUNNABLE:
                 return
             graph = await self.graph(session, run)
             node = graph.node(node_id)
             if node is None:
                 return
-            resuming = state.status == NodeStatus.WAITING.value
-            if not resuming:
-                state.status = NodeStatus.RUNNING.value
-                state.attempt += 1
-                state.started_at = utcnow()
-                state.error = None
-            scope, incoming_outputs = self._scope(
-                run, graph, await self.rows(session, run_id), node_id
-            )
+            scope, incoming_outputs = self._scope(run, graph, rows, node_id)
             if run.parent_run_id:
                 scope["nodes"] = await self._outer_nodes(session, run) | scope["nodes"]
-            attempt, started_at = state.attempt, state.started_at
+        resuming = state.status == NodeStatus.WAITING.value
+        attempt, started_at = state.attempt, state.started_at
+        if not resuming:
+            started_at = utcnow()
+            claimed, _ = await self.db.execute_one(
+                update(NodeRun)
+                .where(
+                    NodeRun.id == state.id,
+                    NodeRun.status.in_([NodeStatus.READY.value, NodeStatus.RUNNING.value]),
+                )
+                .values(
+                    status=NodeStatus.RUNNING.value,
+                    attempt=NodeRun.attempt + 1,
+                    started_at=started_at,
+                    error=None,
+                )
+                .returning(NodeRun.attempt)
+            )
+            if not claimed:
+                return
+            attempt = int(claimed[0][0])
         env = NodeEnv(
             run.id,
             node_id,
@@ -409,10 +503,9 @@ class Engine:
         """Record a node's outcome and settle the run, in one transaction."""
         progress = Progress()
         async with self.db.transaction() as session:
-            run = await self.lock(session, run_id)
+            run, rows = await self.lock_with_rows(session, run_id)
             if run is None or run.status in RUN_DONE:
                 return
-            rows = await self.rows(session, run_id)
             row = rows.get(node_id)
             if row is None or row.status not in (
                 NodeStatus.RUNNING,

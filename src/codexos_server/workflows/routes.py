@@ -205,7 +205,10 @@ async def export_workflow(
     operation_id="workflows_run",
     summary="Start a run",
     responses={
-        200: {"description": "An earlier run with the same Idempotency-Key"},
+        200: {
+            "model": WorkflowRunOut,
+            "description": "An earlier run with the same Idempotency-Key",
+        },
         **errors(403, 404, 409, 422),
     },
 )

@@ -7,8 +7,10 @@ insert, rolls back, and moves on.
 
 Time: cron is matched on the schedule's own wall clock (IANA zone), and `next_fire_at` is
 stored in UTC. A wall time skipped by a spring-forward jump fires at the instant the offset
-before the jump gives it (an hour late on the wall clock, e.g. 02:30 → 03:30 in Paris); a wall
-time that occurs twice at a fall-back fires once, on its first occurrence.
+before the jump gives it (an hour late on the wall clock, e.g. 02:30 → 03:30 in Paris). A
+wall time that occurs twice at a fall-back fires once, on its first occurrence, unless the
+hour field is `*`: such schedules follow elapsed time and fire in both copies of the hour
+(Vixie cron behaves the same way).
 
 Catch-up: after downtime the earliest missed slot fires once (late), and `next_fire_at`
 moves to the first slot after *now*: the slots in between are skipped, not fired in a burst.
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -46,6 +48,7 @@ from codexos_server.workspaces.permissions import Action
 log = get_logger("codexos.workflows.scheduler")
 
 TICK_BATCH = 500  # due schedules fired per tick at most; the rest wait for the next tick
+DST_REACH = timedelta(hours=3)  # more than any clock change
 
 
 def parse_zone(name: str) -> ZoneInfo:
@@ -82,19 +85,56 @@ def next_slot(expression: str, zone: ZoneInfo, after: datetime) -> datetime:
     how daylight-saving changes are handled.
 
     Raises: ValidationFailed when the expression never matches (e.g. 30 February)."""
-    wall_after = after.astimezone(zone).replace(tzinfo=None)
     try:
-        slots = croniter(expression, wall_after)
-        while True:
-            wall: datetime = slots.get_next(datetime)
-            instant = wall.replace(tzinfo=zone).astimezone(UTC)
-            if instant > after:  # a repeated wall hour can map behind `after`
-                return instant
+        if _offset(zone, after - DST_REACH) == _offset(zone, after + DST_REACH):
+            return _next_plain(expression, zone, after)
+        return _next_near_transition(expression, zone, after)
     except CroniterBadDateError as exc:
         raise ValidationFailed(
             "The cron expression never fires",
             [{"field": "cron", "message": f"{expression!r} matches no date"}],
         ) from exc
+
+
+def _offset(zone: ZoneInfo, instant: datetime) -> timedelta | None:
+    return instant.astimezone(zone).utcoffset()
+
+
+def _next_plain(expression: str, zone: ZoneInfo, after: datetime) -> datetime:
+    """No clock change near `after`: the next wall-clock match is the next slot."""
+    slots = croniter(expression, after.astimezone(zone).replace(tzinfo=None))
+    while True:
+        instant = _instants(slots.get_next(datetime), zone, both=False)[0]
+        if instant > after:
+            return instant
+
+
+def _next_near_transition(expression: str, zone: ZoneInfo, after: datetime) -> datetime:
+    """Around a clock change wall times and instants are not in the same order: look at
+    every wall-clock match within reach and take the earliest instant after `after`."""
+    both = expression.split()[1] == "*"
+    slots = croniter(expression, after.astimezone(zone).replace(tzinfo=None) - DST_REACH)
+    best: datetime | None = None
+    best_wall: datetime | None = None
+    while True:
+        wall: datetime = slots.get_next(datetime)
+        if best is not None and best_wall is not None and wall > best_wall + DST_REACH:
+            return best
+        for instant in _instants(wall, zone, both=both):
+            if instant > after and (best is None or instant < best):
+                best, best_wall = instant, wall
+
+
+def _instants(wall: datetime, zone: ZoneInfo, *, both: bool) -> list[datetime]:
+    """The UTC instants a wall-clock slot stands for: its first occurrence (for a time the
+    spring-forward skips, the pre-jump offset applied to it), and with `both` the second
+    occurrence of a time the fall-back repeats."""
+    first = wall.replace(tzinfo=zone, fold=0).astimezone(UTC)
+    if not both:
+        return [first]
+    second = wall.replace(tzinfo=zone, fold=1).astimezone(UTC)
+    repeated = second != first and second.astimezone(zone).replace(tzinfo=None) == wall
+    return [first, second] if repeated else [first]
 
 
 def schedule_out(row: Schedule) -> ScheduleOut:
@@ -250,7 +290,13 @@ class Scheduler:
                 )
                 schedule.last_fired_at = now
                 run_id = firing.run_id = await self._start(session, schedule, progress)
-        except IntegrityError:
+        except IntegrityError as exc:
+            log.info(
+                "schedule_slot_taken",
+                schedule_id=schedule_id,
+                slot=str(slot),
+                error=type(exc).__name__,
+            )
             if slot is not None:
                 await self._skip_fired(schedule_id, slot, now)
             return 0
