@@ -278,6 +278,7 @@ async def run(runs: int, redis_url: str) -> tuple[dict[str, dict[str, Any]], lis
             "sqlite": await overhead(tmp / "overhead", f"sqlite+aiosqlite:///{tmp}/overhead.db"),
             "postgres": await overhead(tmp / "overhead", _postgres_url(tmp)),
         }
+        print("  measured the per-node overhead", flush=True)
         redis = Redis.from_url(redis_url)
         await redis.flushdb()
         await redis.aclose()
@@ -290,6 +291,7 @@ async def run(runs: int, redis_url: str) -> tuple[dict[str, dict[str, Any]], lis
             data = tmp / name.replace("/", "-").replace(" ", "-")
             data.mkdir()
             results.append(await throughput(name, url, data, runs, broker))
+            print(f"  measured {name}", flush=True)
     return costs, results
 
 

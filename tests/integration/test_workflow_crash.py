@@ -156,7 +156,13 @@ async def test_kill_9_a_worker_mid_workflow(
         await asyncio.sleep(0.02)
     os.kill(victim.pid, signal.SIGKILL)
     victim.wait(timeout=10)
+    # What the dead worker held (nodes it was running, its leases not yet expired).
     async with container.db.read() as session:
+        held = (
+            await session.scalars(
+                select(NodeRun).where(NodeRun.status == "running", NodeRun.job_id.in_(held_jobs))
+            )
+        ).all()
         done_at_kill = {
             (r.run_id, r.node_id)
             for r in (

@@ -64,9 +64,21 @@ class Progress:
     events: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     staged: list[StagedJob] = field(default_factory=list)
     cancel_jobs: list[str] = field(default_factory=list)
+    adopted: str | None = None  # the next node, taken by the current job (see `settle`)
 
     def event(self, run_id: str, kind: str, **data: Any) -> None:
         self.events.append((run_id, kind, {"run_id": run_id, **data}))
+
+
+@dataclass
+class Continuation:
+    """The next node of a run, already marked running for the current job in the transaction
+    that finished its predecessor; the run's state comes along, so it starts without a read."""
+
+    run: WorkflowRun
+    rows: dict[str, NodeRun]
+    graph: WorkflowSpec
+    node_id: str
 
 
 # Called inside the closing transaction of a top-level run (outbound webhooks stage their
@@ -193,9 +205,15 @@ class Engine:
         graph: WorkflowSpec,
         rows: dict[str, NodeRun],
         progress: Progress,
+        adopt_job: str | None = None,
     ) -> None:
-        """Decide which pending nodes became ready or skipped, stage jobs for ready nodes that
-        have none, set the run's status, and close it when nothing is left."""
+        """Decide which pending nodes became ready or skipped, run the pure ones inline, stage
+        jobs for the others, set the run's status, and close it when nothing is left.
+
+        With `adopt_job` (settling after a node of that job), the first ready node is not
+        queued but marked running for that same job, which runs it next: a chain of nodes
+        costs no queue round trip per node. Its state is committed here like any other, and
+        a re-delivered job resumes the nodes it had adopted (see workflows/jobs.py)."""
         edges = incoming(graph)
         states = {k: {"status": v.status, "branch": v.branch} for k, v in rows.items()}
         changed = True
@@ -216,6 +234,13 @@ class Engine:
                     session, run, graph, rows, node, progress
                 ):
                     pass
+                elif adopt_job and progress.adopted is None:
+                    row.status, row.job_id, row.error = NodeStatus.RUNNING.value, adopt_job, None
+                    row.attempt, row.started_at = row.attempt + 1, utcnow()
+                    progress.adopted = node.id
+                    progress.event(
+                        run.id, "node.started", node_id=node.id, type=node.type, attempt=row.attempt
+                    )
                 else:
                     row.status = NodeStatus.READY.value
                     row.job_id = self._stage(session, run, node.id, progress)
@@ -335,13 +360,67 @@ class Engine:
 
     # -- one node -------------------------------------------------------------------------
 
-    async def run_node(self, run_id: str, node_id: str) -> None:
-        """Execute one ready node (the `workflow.node` job). Re-delivery of a finished node
-        does nothing; a node left `running` by a dead worker runs again (its attempt counts)."""
+    async def run_node(
+        self,
+        run_id: str,
+        node_id: str,
+        *,
+        job_id: str | None = None,
+        continuation: Continuation | None = None,
+    ) -> Continuation | None:
+        """Execute one node (the `workflow.node` job). Re-delivery of a finished node does
+        nothing; a node left `running` by a dead worker runs again (its attempt counts).
+        Returns the next node this job adopted (`job_id`), if any."""
+        if continuation is not None:
+            run, rows, graph = continuation.run, continuation.rows, continuation.graph
+            state = rows[node_id]
+            maybe_node = graph.node(node_id)
+            if maybe_node is None:
+                return None
+            node = maybe_node
+            scope, incoming_outputs = self._scope(run, graph, rows, node_id)
+            if run.parent_run_id:
+                async with self.db.read() as session:
+                    scope["nodes"] = await self._outer_nodes(session, run) | scope["nodes"]
+            resuming, attempt, started_at = False, state.attempt, state.started_at
+        else:
+            loaded = await self._claim(run_id, node_id)
+            if loaded is None:
+                return None
+            run, node, scope, incoming_outputs, resuming, attempt, started_at = loaded
+        env = NodeEnv(
+            run.id,
+            node_id,
+            run.workspace_id,
+            run.user_id,
+            run_inputs(run),
+            self.services,
+            incoming_outputs,
+        )
+        try:
+            result = await self._execute(run, node, scope, env, resuming, started_at)
+        except Paused:
+            return None
+        except NodeError as exc:
+            error = {"type": "node_error", "message": str(exc)[:2000]}
+            return await self._failed(run, node, attempt, error, job_id)
+        except TimeoutError:
+            message = f"timed out after {node.timeout_seconds:g} s"
+            return await self._failed(
+                run, node, attempt, {"type": "timeout", "message": message}, job_id
+            )
+        except Exception as exc:  # a tool or adapter bug fails the node, not the worker
+            log.exception("workflow_node_error", run_id=run_id, node_id=node_id)
+            error = {"type": "error", "message": repr(exc)[:2000]}
+            return await self._failed(run, node, attempt, error, job_id)
+        return await self.complete(run_id, node_id, NodeStatus.SUCCEEDED, result, job_id=job_id)
+
+    async def _claim(self, run_id: str, node_id: str) -> tuple[Any, ...] | None:
+        """Load a node's run and scope, and mark it running (attempt + 1) unless it resumes
+        from waiting. None if there is nothing to do."""
         # Read without the writer lock, then claim the node with one conditional UPDATE: a
         # cancel or a duplicate delivery in between makes it match nothing.
         async with self.db.read() as session:
-            # One round trip for the run and its node states (the hot path of every node).
             pairs = (
                 await session.execute(
                     select(WorkflowRun, NodeRun)
@@ -350,16 +429,16 @@ class Engine:
                 )
             ).all()
             if not pairs or pairs[0][0].status in RUN_DONE:
-                return
+                return None
             run = pairs[0][0]
             rows = {r.node_id: r for _, r in pairs}
             state = rows.get(node_id)
             if state is None or state.status not in RUNNABLE:
-                return
+                return None
             graph = await self.graph(session, run)
             node = graph.node(node_id)
             if node is None:
-                return
+                return None
             scope, incoming_outputs = self._scope(run, graph, rows, node_id)
             if run.parent_run_id:
                 scope["nodes"] = await self._outer_nodes(session, run) | scope["nodes"]
@@ -382,41 +461,26 @@ class Engine:
                 .returning(NodeRun.attempt)
             )
             if not claimed:
-                return
+                return None
             attempt = int(claimed[0][0])
-        env = NodeEnv(
-            run.id,
-            node_id,
-            run.workspace_id,
-            run.user_id,
-            run_inputs(run),
-            self.services,
-            incoming_outputs,
-        )
-        if not resuming:
             await self.events.publish(
                 run_channel(run_id),
                 "node.started",
                 {"run_id": run_id, "node_id": node_id, "type": node.type, "attempt": attempt},
             )
-        try:
-            result = await self._execute(run, node, scope, env, resuming, started_at)
-        except Paused:
-            return
-        except NodeError as exc:
-            await self._failed(
-                run, node, attempt, {"type": "node_error", "message": str(exc)[:2000]}
+        return run, node, scope, incoming_outputs, resuming, attempt, started_at
+
+    async def adopted_by(self, job_id: str) -> list[tuple[str, str]]:
+        """(run id, node id) of the unfinished nodes a job had taken on: a re-delivered job
+        (its worker died) runs them again."""
+        async with self.db.read() as session:
+            rows = await session.execute(
+                select(NodeRun.run_id, NodeRun.node_id).where(
+                    NodeRun.job_id == job_id,
+                    NodeRun.status.in_([NodeStatus.READY.value, NodeStatus.RUNNING.value]),
+                )
             )
-            return
-        except TimeoutError:
-            message = f"timed out after {node.timeout_seconds:g} s"
-            await self._failed(run, node, attempt, {"type": "timeout", "message": message})
-            return
-        except Exception as exc:  # a tool or adapter bug fails the node, not the worker
-            log.exception("workflow_node_error", run_id=run_id, node_id=node_id)
-            await self._failed(run, node, attempt, {"type": "error", "message": repr(exc)[:2000]})
-            return
-        await self.complete(run_id, node_id, NodeStatus.SUCCEEDED, result)
+            return [(r[0], r[1]) for r in rows.all()]
 
     async def fail_node(self, run_id: str, node_id: str, message: str) -> None:
         """The node's job itself failed for good (a bug or a lost database): fail the node
@@ -499,20 +563,23 @@ class Engine:
         status: NodeStatus,
         result: NodeResult,
         error: dict[str, Any] | None = None,
-    ) -> None:
-        """Record a node's outcome and settle the run, in one transaction."""
+        *,
+        job_id: str | None = None,
+    ) -> Continuation | None:
+        """Record a node's outcome and settle the run, in one transaction. Returns the next
+        node adopted by `job_id`, if any."""
         progress = Progress()
         async with self.db.transaction() as session:
             run, rows = await self.lock_with_rows(session, run_id)
             if run is None or run.status in RUN_DONE:
-                return
+                return None
             row = rows.get(node_id)
             if row is None or row.status not in (
                 NodeStatus.RUNNING,
                 NodeStatus.WAITING,
                 NodeStatus.READY,
             ):
-                return  # a duplicate delivery already recorded it
+                return None  # a duplicate delivery already recorded it
             now = utcnow()
             row.status, row.output, row.branch, row.error = (
                 status.value,
@@ -547,12 +614,20 @@ class Engine:
                     progress,
                 )
             else:
-                await self.settle(session, run, graph, rows, progress)
+                await self.settle(session, run, graph, rows, progress, adopt_job=job_id)
         await self.after(progress)
+        if progress.adopted is None or run.status in RUN_DONE:
+            return None
+        return Continuation(run, rows, graph, progress.adopted)
 
     async def _failed(
-        self, run: WorkflowRun, node: Node, attempt: int, error: dict[str, Any]
-    ) -> None:
+        self,
+        run: WorkflowRun,
+        node: Node,
+        attempt: int,
+        error: dict[str, Any],
+        job_id: str | None = None,
+    ) -> Continuation | None:
         """Retry within the node's policy; then fail the run, continue with the fallback, or
         take the error branch."""
         error = {**error, "attempt": attempt}
@@ -570,25 +645,22 @@ class Engine:
                     or row is None
                     or row.status != NodeStatus.RUNNING
                 ):
-                    return
+                    return None
                 row.status, row.error = NodeStatus.READY.value, error
                 row.job_id = self._stage(session, run, node.id, progress, delay)
                 progress.event(
                     run.id, "node.retrying", node_id=node.id, error=error, retry_in=delay
                 )
             await self.after(progress)
-            return
+            return None
         action = node.on_error.action
         if action == "continue":
-            await self.complete(
-                run.id, node.id, NodeStatus.SUCCEEDED, NodeResult(node.on_error.fallback), error
-            )
+            status, result = NodeStatus.SUCCEEDED, NodeResult(node.on_error.fallback)
         elif action == "route":
-            await self.complete(
-                run.id, node.id, NodeStatus.FAILED, NodeResult(None, ERROR_BRANCH), error
-            )
+            status, result = NodeStatus.FAILED, NodeResult(None, ERROR_BRANCH)
         else:
-            await self.complete(run.id, node.id, NodeStatus.FAILED, NodeResult(None), error)
+            status, result = NodeStatus.FAILED, NodeResult(None)
+        return await self.complete(run.id, node.id, status, result, error, job_id=job_id)
 
     # -- pausing nodes -------------------------------------------------------------------
 
