@@ -420,6 +420,12 @@ async def test_wait_node(make_account: Callable[..., Any], client: httpx.AsyncCl
     done = await wait_run(client, account, run["id"])
     assert done["status"] == "succeeded", done
     assert by_node(done)["w"]["duration_ms"] >= 550
+    # `until` a time already past goes straight on; an unparsable time fails the node.
+    spec = {"nodes": [node("w", "wait", until="{{ inputs.at }}")], "edges": []}
+    run = await run_to_end(client, account, spec, {"at": "2020-01-01T00:00:00Z"})
+    assert run["status"] == "succeeded", run
+    run = await run_to_end(client, account, spec, {"at": "next tuesday"})
+    assert run["status"] == "failed" and "until" in run["error"]["message"]
 
 
 def approval_spec(**config: Any) -> dict[str, Any]:
