@@ -722,3 +722,20 @@ async def test_knowledge_retrieval_node(
     stranger: Account = await make_account()
     run = await run_to_end(client, stranger, spec, {"q": "tides"})
     assert run["status"] == "failed" and "was not found" in run["error"]["message"]
+
+
+async def test_run_status_on_the_workspace_channel(
+    make_account: Callable[..., Any], client: httpx.AsyncClient, container: Any
+) -> None:
+    """Run-level events of top-level runs also go to `workspace:{id}` (node events do not)."""
+    account: Account = await make_account()
+    workspace_id = await account.personal_workspace()
+    async with await container.events.subscribe(f"workspace:{workspace_id}") as subscription:
+        spec = {"nodes": [node("t", "template", template="x")], "edges": []}
+        run = await run_to_end(client, account, spec)
+        seen = []
+        while not seen or seen[-1].type != "run.succeeded":
+            seen.append(await asyncio.wait_for(subscription.get(), 5))
+    mine = [e for e in seen if e.data.get("run_id") == run["id"]]
+    assert [e.type for e in mine] == ["run.started", "run.succeeded"]
+    assert mine[0].data["workflow_id"] == run["workflow_id"]

@@ -22,7 +22,7 @@ from codexos_server.auth.principal import Principal
 from codexos_server.db.base import utcnow
 from codexos_server.db.database import Database
 from codexos_server.errors import Conflict, NotFound
-from codexos_server.events.bus import Event, EventBus
+from codexos_server.events.bus import Event, EventBus, workspace_channel
 from codexos_server.events.follow import follow
 from codexos_server.jobs.service import JobService
 from codexos_server.pagination import Page, PageParams, paginate
@@ -350,7 +350,9 @@ class RunService:
         if run.job_id:
             await self.jobs.cancel(actor, run.job_id)
         if queued.rowcount:  # type: ignore[attr-defined]
-            await self.events.publish(
-                run_channel(run_id), "run.cancelled", {"run_id": run_id, "status": "cancelled"}
+            await self.events.publish_many(
+                [run_channel(run_id), workspace_channel(actor.workspace_id)],
+                "run.cancelled",
+                {"run_id": run_id, "status": "cancelled"},
             )
         return await self._out(actor, run_id)

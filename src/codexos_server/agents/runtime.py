@@ -29,7 +29,7 @@ from codexos_server.config import Settings
 from codexos_server.db.base import utcnow
 from codexos_server.db.database import Database
 from codexos_server.errors import AppError
-from codexos_server.events.bus import EventBus
+from codexos_server.events.bus import EventBus, workspace_channel
 from codexos_server.llm.port import ModelError
 from codexos_server.llm.providers import ProviderService, ResolvedModel
 from codexos_server.llm.types import ChatMessage, ChatRequest, ChatResult, Usage
@@ -133,8 +133,8 @@ class AgentRuntime:
     ) -> Run:
         """Run a claimed (`running`) run to its end; returns it in its final state. The steps
         are written together with that final state, in one transaction."""
-        await self.events.publish(
-            run_channel(run.id),
+        await self.events.publish_many(
+            [run_channel(run.id), workspace_channel(run.workspace_id)],
             "run.started",
             {"run_id": run.id, "agent_id": run.agent_id, "agent_version": run.agent_version},
         )
@@ -479,5 +479,9 @@ class AgentRuntime:
         }
         if state.citations:
             payload["citations"] = state.citations
-        await self.events.publish(run_channel(run.id), f"run.{status.value}", payload)
+        await self.events.publish_many(
+            [run_channel(run.id), workspace_channel(run.workspace_id)],
+            f"run.{status.value}",
+            payload,
+        )
         return run

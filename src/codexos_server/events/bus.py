@@ -40,6 +40,12 @@ class Event:
         )
 
 
+def workspace_channel(workspace_id: str) -> str:
+    """The channel with the status events of everything in a workspace (runs, workflow runs,
+    documents, jobs)."""
+    return f"workspace:{workspace_id}"
+
+
 def now_iso() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from codexos_server.events.bus import EventBus
+from codexos_server.events.bus import EventBus, workspace_channel
 
 # One process-wide channel that tells runners a job they may be running was cancelled, so a
 # cancellation reaches the handler at once instead of at the next heartbeat.
@@ -22,5 +22,5 @@ async def publish_job_event(
     type: str,
     data: dict[str, Any] | None = None,
 ) -> None:
-    channels = [job_channel(job_id)] + ([f"workspace:{workspace_id}"] if workspace_id else [])
+    channels = [job_channel(job_id)] + ([workspace_channel(workspace_id)] if workspace_id else [])
     await events.publish_many(channels, type, {"job_id": job_id, **(data or {})})

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from codexos_server.auth.principal import Principal
 from codexos_server.db.database import Database
 from codexos_server.errors import NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
-from codexos_server.events.bus import EventBus
+from codexos_server.events.bus import EventBus, workspace_channel
 from codexos_server.jobs.service import JobService
 from codexos_server.netguard import FetchError, SafeHttpClient
 from codexos_server.pagination import Page, PageParams, paginate
@@ -214,8 +214,10 @@ class DocumentService:
             await session.execute(
                 update(Document).where(Document.id == doc_id).values(job_id=job.id)
             )
-        await self.events.publish(
-            document_channel(doc_id), "document.status", {"document_id": doc_id, "status": "queued"}
+        await self.events.publish_many(
+            [document_channel(doc_id), workspace_channel(actor.workspace_id)],
+            "document.status",
+            {"document_id": doc_id, "status": "queued"},
         )
 
     async def list(

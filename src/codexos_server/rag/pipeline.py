@@ -16,7 +16,7 @@ from sqlalchemy import delete, insert, select, update
 
 from codexos_server.db.base import new_id, utcnow
 from codexos_server.db.database import Database
-from codexos_server.events.bus import EventBus
+from codexos_server.events.bus import EventBus, workspace_channel
 from codexos_server.jobs.context import JobContext, JobFailed
 from codexos_server.jobs.registry import job_kind
 from codexos_server.log import get_logger
@@ -52,13 +52,17 @@ class IngestionPipeline:
         self.batch_size = batch_size
 
     async def _status(self, doc_id: str, status: DocumentStatus, **values: Any) -> None:
-        await self.db.execute_one(
-            update(Document).where(Document.id == doc_id).values(status=status.value, **values)
+        rows, _ = await self.db.execute_one(
+            update(Document)
+            .where(Document.id == doc_id)
+            .values(status=status.value, **values)
+            .returning(Document.workspace_id)
         )
         data = {"document_id": doc_id, "status": status.value}
         if "error" in values:
             data["error"] = values["error"]
-        await self.events.publish(document_channel(doc_id), "document.status", data)
+        channels = [document_channel(doc_id)] + [workspace_channel(r[0]) for r in rows]
+        await self.events.publish_many(channels, "document.status", data)
 
     async def run(self, document_id: str, ctx: JobContext | None = None) -> dict[str, Any]:
         """Ingest one document. Raises: JobFailed (permanent for bad documents)."""

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from codexos_server.db.base import utcnow
 from codexos_server.db.database import Database
-from codexos_server.events.bus import EventBus
+from codexos_server.events.bus import EventBus, workspace_channel
 from codexos_server.jobs.service import JobService, StagedJob
 from codexos_server.log import get_logger
 from codexos_server.workflows.expressions import ExpressionError, evaluate, render
@@ -61,13 +61,21 @@ class Progress:
     """What a transaction decided that must happen after it commits: events to publish,
     staged jobs to announce, jobs of cancelled nodes to stop."""
 
-    events: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    events: list[tuple[list[str], str, dict[str, Any]]] = field(default_factory=list)
     staged: list[StagedJob] = field(default_factory=list)
     cancel_jobs: list[str] = field(default_factory=list)
     adopted: str | None = None  # the next node, taken by the current job (see `settle`)
 
     def event(self, run_id: str, kind: str, **data: Any) -> None:
-        self.events.append((run_id, kind, {"run_id": run_id, **data}))
+        self.events.append(([run_channel(run_id)], kind, {"run_id": run_id, **data}))
+
+    def run_event(self, run: WorkflowRun, kind: str, **data: Any) -> None:
+        """A run-level event, also on the workspace's channel (top-level runs only)."""
+        channels = [run_channel(run.id)]
+        if not run.parent_run_id:
+            channels.append(workspace_channel(run.workspace_id))
+        payload = {"run_id": run.id, "workflow_id": run.workflow_id, **data}
+        self.events.append((channels, kind, payload))
 
 
 @dataclass
@@ -150,8 +158,8 @@ class Engine:
     async def after(self, progress: Progress) -> None:
         """Post-commit side effects. Losing them in a crash is harmless: runners poll for
         unannounced jobs, and a stale job finds its node finished and does nothing."""
-        for run_id, kind, data in progress.events:
-            await self.events.publish(run_channel(run_id), kind, data)
+        for channels, kind, data in progress.events:
+            await self.events.publish_many(channels, kind, data)
         await self.jobs.announce(progress.staged)
         for job_id in progress.cancel_jobs:
             await self.jobs.store.request_cancel(job_id)
@@ -192,9 +200,7 @@ class Engine:
             session.add(rows[node.id])
         run.status = RunStatus.RUNNING.value
         run.started_at = utcnow()
-        progress.event(
-            run.id, "run.started", workflow_id=run.workflow_id, parent_run_id=run.parent_run_id
-        )
+        progress.run_event(run, "run.started", parent_run_id=run.parent_run_id)
         await session.flush()
         await self.settle(session, run, graph, rows, progress)
 
@@ -251,7 +257,7 @@ class Engine:
         elif not BUSY.intersection(left):  # only paused nodes (and what follows them)
             if run.status != RunStatus.WAITING:
                 run.status = RunStatus.WAITING.value
-                progress.event(run.id, "run.waiting")
+                progress.run_event(run, "run.waiting")
         elif run.status != RunStatus.RUNNING:
             run.status = RunStatus.RUNNING.value
 
@@ -347,8 +353,8 @@ class Engine:
         if status == RunStatus.SUCCEEDED:
             run.output = run_output(graph, rows)
         run.status, run.error, run.finished_at = status.value, error, now
-        progress.event(
-            run.id, f"run.{status.value}", status=status.value, output=run.output, error=error
+        progress.run_event(
+            run, f"run.{status.value}", status=status.value, output=run.output, error=error
         )
         if run.parent_run_id and run.parent_node_key:
             parent = await session.get(WorkflowRun, run.parent_run_id)
@@ -693,7 +699,7 @@ class Engine:
             and run.status != RunStatus.WAITING
         ):
             run.status = RunStatus.WAITING.value
-            progress.event(run.id, "run.waiting")
+            progress.run_event(run, "run.waiting")
 
     async def _locked_step(
         self,
@@ -911,7 +917,7 @@ class Engine:
             None,
             False,
         )
-        progress.event(run.id, "run.resumed")
+        progress.run_event(run, "run.resumed")
         await self.settle(session, run, graph, rows, progress)
 
     def wake_in(
