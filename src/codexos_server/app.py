@@ -19,6 +19,7 @@ from codexos_server.config import API_PREFIX, Settings
 from codexos_server.container import Container, build_container
 from codexos_server.docs_routes import install_docs
 from codexos_server.errors import install_error_handlers
+from codexos_server.graphql.router import GraphQLEndpoint
 from codexos_server.jobs.routes import router as jobs_router
 from codexos_server.llm.routes import router as llm_router
 from codexos_server.log import configure_logging
@@ -26,6 +27,7 @@ from codexos_server.middleware import BodySizeLimitMiddleware, RequestContextMid
 from codexos_server.monitoring.health import router as health_router
 from codexos_server.openapi import build_openapi
 from codexos_server.rag.routes import router as knowledge_router
+from codexos_server.realtime.ws import router as ws_router
 from codexos_server.users.routes import router as users_router
 from codexos_server.workflows.routes import router as workflows_router
 from codexos_server.workflows.trigger_routes import router as workflow_triggers_router
@@ -84,8 +86,10 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         jobs_router,
         workflows_router,
         workflow_triggers_router,
+        ws_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
+    app.include_router(GraphQLEndpoint(container), prefix=API_PREFIX)
     install_docs(app)
 
     def openapi() -> dict[str, Any]:

@@ -61,6 +61,22 @@ class Settings(BaseSettings):
     # Events
     event_replay_size: int = Field(default=1000, description="Events kept per channel for replay")
 
+    # WebSocket (/api/v1/ws; see docs/websocket.md)
+    ws_max_connections_per_user: int = Field(
+        default=20, ge=1, description="Open WebSockets per user, counted per API process"
+    )
+    ws_idle_timeout_seconds: float = Field(
+        default=60.0, gt=0, description="A connection that sends nothing this long is closed"
+    )
+    ws_auth_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Time allowed for the first `auth` message"
+    )
+    ws_max_frame_bytes: int = Field(default=65536, ge=1024, description="Largest client frame")
+    ws_queue_size: int = Field(
+        default=1000, ge=1, description="Outgoing frames buffered per connection before dropping"
+    )
+    ws_max_subscriptions: int = Field(default=100, ge=1, description="Channels per connection")
+
     # Jobs
     job_concurrency: int = Field(default=4, description="Jobs run at once by the inline runner")
     job_lease_seconds: float = 30.0
@@ -136,6 +152,17 @@ class Settings(BaseSettings):
         default=2.0,
         gt=0,
         description="First retry delay of an outbound webhook; doubles, at most an hour",
+    )
+
+    # GraphQL
+    graphql_introspection: bool = Field(
+        default=True, description="Answer introspection queries (schema discovery, GraphiQL)"
+    )
+    graphql_max_depth: int = Field(default=10, ge=1, description="Deepest selection allowed")
+    graphql_max_cost: int = Field(
+        default=5000,
+        ge=1,
+        description="Most fields one operation may resolve, list sizes (`first`/`last`) multiplied",
     )
 
     # Logging

@@ -3,6 +3,7 @@ our own OpenAPI document and sends it to a real server. No response may be a 500
 
 from __future__ import annotations
 
+import os
 import subprocess
 
 import httpx
@@ -33,6 +34,12 @@ def _schemathesis(server: LiveServer, *args: str) -> subprocess.CompletedProcess
             "all",
             "--request-timeout",
             "20",
+            # Reproduce a CI failure with the seed it printed.
+            *(
+                ["--seed", os.environ["CODEXOS_FUZZ_SEED"]]
+                if os.environ.get("CODEXOS_FUZZ_SEED")
+                else []
+            ),
             *args,
         ],
         capture_output=True,
@@ -41,10 +48,17 @@ def _schemathesis(server: LiveServer, *args: str) -> subprocess.CompletedProcess
     )
 
 
+def _report(r: subprocess.CompletedProcess[str]) -> str:
+    """The failures section first (with the reproducing curl), then the summary."""
+    start = r.stdout.find("FAILURES")
+    failures = r.stdout[start : start + 8000] if start >= 0 else ""
+    return failures + "\n...\n" + r.stdout[-3000:] + r.stderr[-2000:]
+
+
 @pytest.mark.slow
 def test_no_500_anonymous(live_server: LiveServer) -> None:
     r = _schemathesis(live_server)
-    assert r.returncode == 0, r.stdout[-6000:] + r.stderr[-2000:]
+    assert r.returncode == 0, _report(r)
 
 
 @pytest.mark.slow
@@ -77,4 +91,4 @@ def test_no_500_authenticated_as_admin(live_server: LiveServer) -> None:
         "--exclude-operation-id",
         "users_delete_me",
     )
-    assert r.returncode == 0, r.stdout[-6000:] + r.stderr[-2000:]
+    assert r.returncode == 0, _report(r)

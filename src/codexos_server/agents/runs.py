@@ -260,15 +260,20 @@ class RunService:
     async def _relay(
         self, subscription: Any, task: asyncio.Task[RunOut] | None
     ) -> AsyncIterator[Event]:
+        ended = False
         try:
             async for event in subscription:
                 yield event
                 if event.type in TERMINAL_EVENTS:
+                    ended = True
                     break
         finally:
             await subscription.close()
             if task is not None and not task.done():
-                task.cancel()
+                # The final event is published before the run's turn is saved to its
+                # conversation: let an ended run finish that; stop one the client left.
+                if not ended:
+                    task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
 
