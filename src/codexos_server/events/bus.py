@@ -67,11 +67,16 @@ class Subscription:
     _dropped: int = 0
     _last_seq: int = 0
     _closed: bool = False
+    _sink: Callable[[Event], None] | None = None
 
     def deliver(self, event: Event) -> None:
         """Called by the adapter for each live event (never blocks)."""
         if event.seq <= self._last_seq or self._closed:
             return  # already delivered from the replay buffer
+        if self._sink is not None:
+            self._last_seq = event.seq
+            self._sink(event)
+            return
         if len(self._queue) >= self.max_queue:
             self._queue.popleft()
             self._dropped += 1
@@ -115,6 +120,28 @@ class Subscription:
                 return self._queue.popleft()
             self._ready.clear()
             await self._ready.wait()
+
+    def forward_to(self, sink: Callable[[Event], None]) -> None:
+        """Hand every event (the queued ones now, live ones as they come) to `sink` instead
+        of queuing them: a consumer with its own bounded queue (a WebSocket's outbox) saves
+        a task and a hop per event. `sink` must not block."""
+        while self._dropped or self._queue:
+            if self._dropped:
+                first = self._queue[0].seq if self._queue else self._last_seq + 1
+                dropped, self._dropped = self._dropped, 0
+                resume = first - 1 - dropped
+                sink(
+                    Event(
+                        self.channel,
+                        first - 1,
+                        LAGGED,
+                        {"dropped": dropped, "resume_after_seq": resume},
+                        now_iso(),
+                    )
+                )
+            else:
+                sink(self._queue.popleft())
+        self._sink = sink
 
     def __aiter__(self) -> AsyncIterator[Event]:
         return self._iterate()

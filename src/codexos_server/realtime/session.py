@@ -1,7 +1,7 @@
 """One authenticated WebSocket connection: its subscriptions, chats and cancels.
 
-Tasks per connection: the sender (outbox.py), one pump per subscription moving bus events
-into the outbox, and one task per chat in flight. `close()` ends them all.
+Tasks per connection: the sender (outbox.py) and one task per chat in flight; subscriptions
+hand their events straight to the outbox (`Subscription.forward_to`). `close()` ends them all.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ class Session:
         self.principal = principal
         self.outbox = outbox
         self.settings = container.settings
-        self._pumps: dict[str, tuple[Subscription, asyncio.Task[None]]] = {}
+        self._subscriptions: dict[str, Subscription] = {}
         self._chats: set[asyncio.Task[None]] = set()
 
     async def handle(self, frame: ClientFrame) -> None:
@@ -68,7 +68,10 @@ class Session:
 
     async def _subscribe(self, frame: Subscribe) -> None:
         channel = frame.channel
-        if channel not in self._pumps and len(self._pumps) >= self.settings.ws_max_subscriptions:
+        if (
+            channel not in self._subscriptions
+            and len(self._subscriptions) >= self.settings.ws_max_subscriptions
+        ):
             raise RateLimitExceeded(
                 f"At most {self.settings.ws_max_subscriptions} subscriptions per connection",
                 retry_after=1,
@@ -78,26 +81,19 @@ class Session:
         subscription = await self.container.events.subscribe(
             channel, after_seq=frame.after_seq, max_queue=self.settings.ws_queue_size
         )
-        # Queued before the pump starts, so `subscribed` precedes the channel's events.
+        # Queued before any event, so `subscribed` precedes the channel's events; from then
+        # on the bus hands events straight to the outbox (no task per subscription).
         self.outbox.put({"type": "subscribed", "id": frame.id, "channel": channel})
-        task = asyncio.create_task(self._pump(subscription), name=f"ws-pump:{channel}")
-        self._pumps[channel] = (subscription, task)
-
-    async def _pump(self, subscription: Subscription) -> None:
-        async for event in subscription:
-            self.outbox.put(event)
+        subscription.forward_to(self.outbox.put)
+        self._subscriptions[channel] = subscription
 
     async def _unsubscribe(self, frame: Unsubscribe) -> None:
         await self._drop(frame.channel)
         self.outbox.put({"type": "unsubscribed", "id": frame.id, "channel": frame.channel})
 
     async def _drop(self, channel: str) -> None:
-        pump = self._pumps.pop(channel, None)
-        if pump is not None:
-            subscription, task = pump
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        subscription = self._subscriptions.pop(channel, None)
+        if subscription is not None:
             await subscription.close()
 
     def _start_chat(self, frame: Chat) -> None:
@@ -179,7 +175,7 @@ class Session:
 
     async def close(self) -> None:
         """Stop every task of the connection and release its subscriptions."""
-        for channel in list(self._pumps):
+        for channel in list(self._subscriptions):
             await self._drop(channel)
         chats = list(self._chats)
         for task in chats:
