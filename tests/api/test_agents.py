@@ -226,3 +226,20 @@ async def test_roles_and_scopes(
         headers={"Authorization": f"Bearer {read_key}"},
     )
     assert_envelope(r, 403, "AUTHORIZATION_FAILED")
+
+
+async def test_fuzz_regressions(
+    make_account: Callable[..., Any], client: httpx.AsyncClient
+) -> None:
+    """Inputs schemathesis found answering 500: a version past SQLite's INTEGER, explicit
+    nulls for fields that may only be omitted."""
+    account: Account = await make_account()
+    h = account.headers()
+    agent = (await client.post("/agents", json={"name": "a"}, headers=h)).json()
+    for version in ("-5656490242311372538403231983730688", "0", str(2**40)):
+        r = await client.get(f"/agents/{agent['id']}/versions/{version}", headers=h)
+        assert_envelope(r, 422, "VALIDATION_ERROR")
+    for field in ("variables", "knowledge_base_ids"):
+        r = await client.patch(f"/agents/{agent['id']}", json={field: None}, headers=h)
+        assert_envelope(r, 422, "VALIDATION_ERROR")
+    assert (await client.get(f"/agents/{agent['id']}", headers=h)).json()["version"] == 1

@@ -159,3 +159,22 @@ async def test_rolling_summary_when_the_window_would_overflow(
     steps = (await client.get(f"/runs/{run['id']}", headers=h)).json()["steps"]
     # Older messages were folded: fewer than system + 4 history + new, and a summary message.
     assert steps[0]["input"]["messages"] < 6
+
+
+async def test_blank_message_is_refused(
+    make_account: Callable[..., Any], client: httpx.AsyncClient
+) -> None:
+    account: Account = await make_account()
+    agent = await _agent(client, account)
+    conversation = (
+        await client.post(
+            f"/agents/{agent['id']}/conversations", json={}, headers=account.headers()
+        )
+    ).json()
+    for content in ("\u001c", "   ", "\n\t"):
+        r = await client.post(
+            f"/conversations/{conversation['id']}/messages",
+            json={"content": content},
+            headers=account.headers(),
+        )
+        assert_envelope(r, 422, "VALIDATION_ERROR")

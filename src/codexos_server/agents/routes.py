@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request, status
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, status
 from fastapi.responses import JSONResponse
 
 from codexos_server.agents.conversations import ConversationService
@@ -137,7 +137,10 @@ async def list_versions(
     responses=errors(404),
 )
 async def get_version(
-    agent_id: str, version: int, agents: AgentServiceDep, principal: Reader
+    agent_id: str,
+    version: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    agents: AgentServiceDep,
+    principal: Reader,
 ) -> AgentVersionOut:
     return await agents.version(principal, agent_id, version)
 

@@ -86,7 +86,16 @@ class AgentUpdate(BaseModel):
     max_steps: int | None = Field(default=None, ge=1, le=100)
 
     @field_validator(
-        "name", "type", "instructions", "model", "tools", "memory", "max_steps", mode="before"
+        "name",
+        "type",
+        "instructions",
+        "model",
+        "tools",
+        "knowledge_base_ids",
+        "memory",
+        "variables",
+        "max_steps",
+        mode="before",
     )
     @classmethod
     def _not_null(cls, value: object) -> object:
@@ -225,6 +234,13 @@ class ChatRequestBody(BaseModel):
     content: str = Field(min_length=1, max_length=200_000)
     variables: dict[str, str] = Field(default_factory=dict)
     stream: bool = False
+
+    @field_validator("content")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value
 
 
 class ToolDefinitionCreate(BaseModel):
