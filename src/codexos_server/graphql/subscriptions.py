@@ -19,7 +19,7 @@ from codexos_server.graphql.context import Info
 from codexos_server.graphql.inputs import to_model
 from codexos_server.graphql.types import StreamEvent
 from codexos_server.realtime.channels import authorize_channel
-from codexos_server.workflows.engine import run_channel as workflow_run_channel
+from codexos_server.workflows.state import run_channel as workflow_run_channel
 
 
 async def _relay(events: AsyncIterator[Event]) -> AsyncGenerator[StreamEvent, None]:

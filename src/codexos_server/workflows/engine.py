@@ -12,9 +12,7 @@ writer serialises them anyway), so two nodes finishing together settle one after
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select, update
@@ -22,15 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from codexos_server.db.base import utcnow
 from codexos_server.db.database import Database
-from codexos_server.events.bus import EventBus, workspace_channel
-from codexos_server.jobs.service import JobService, StagedJob
+from codexos_server.events.bus import EventBus
+from codexos_server.jobs.service import JobService
 from codexos_server.log import get_logger
-from codexos_server.workflows.expressions import ExpressionError, evaluate, render
 from codexos_server.workflows.graph import ERROR_BRANCH, decide, edge_state, incoming, subgraph
 from codexos_server.workflows.models import (
     NODE_FINISHED,
-    RUN_FINISHED,
-    Approval,
     NodeRun,
     NodeStatus,
     RunStatus,
@@ -38,64 +33,25 @@ from codexos_server.workflows.models import (
     WorkflowVersion,
 )
 from codexos_server.workflows.nodes import EXECUTORS, NodeEnv, NodeError, NodeResult, check_json
+from codexos_server.workflows.pausing import approval_node, map_node, wait_node
 from codexos_server.workflows.spec import Node, WorkflowSpec
+from codexos_server.workflows.state import (
+    ACTIVE,
+    BUSY,
+    INLINE_TYPES,
+    NODE_JOB,
+    RUN_DONE,
+    RUNNABLE,
+    Continuation,
+    FinishHook,
+    Paused,
+    Progress,
+    run_channel,
+    run_inputs,
+    run_output,
+)
 
 log = get_logger("codexos.workflows")
-
-NODE_JOB = "workflow.node"
-ACTIVE = frozenset({NodeStatus.PENDING, NodeStatus.READY, NodeStatus.RUNNING, NodeStatus.WAITING})
-# Pure node types, run inline while settling (see `Engine._inline`).
-INLINE_TYPES = frozenset({"input", "output", "template", "condition", "switch", "parallel", "join"})
-RUNNABLE = frozenset({NodeStatus.READY, NodeStatus.RUNNING, NodeStatus.WAITING})
-BUSY = frozenset({NodeStatus.READY.value, NodeStatus.RUNNING.value})
-RUN_DONE = frozenset(s.value for s in RUN_FINISHED)
-DEFAULT_MAP_CONCURRENCY = 4
-
-
-def run_channel(run_id: str) -> str:
-    return f"workflow_run:{run_id}"
-
-
-@dataclass
-class Progress:
-    """What a transaction decided that must happen after it commits: events to publish,
-    staged jobs to announce, jobs of cancelled nodes to stop."""
-
-    events: list[tuple[list[str], str, dict[str, Any]]] = field(default_factory=list)
-    staged: list[StagedJob] = field(default_factory=list)
-    cancel_jobs: list[str] = field(default_factory=list)
-    adopted: str | None = None  # the next node, taken by the current job (see `settle`)
-
-    def event(self, run_id: str, kind: str, **data: Any) -> None:
-        self.events.append(([run_channel(run_id)], kind, {"run_id": run_id, **data}))
-
-    def run_event(self, run: WorkflowRun, kind: str, **data: Any) -> None:
-        """A run-level event, also on the workspace's channel (top-level runs only)."""
-        channels = [run_channel(run.id)]
-        if not run.parent_run_id:
-            channels.append(workspace_channel(run.workspace_id))
-        payload = {"run_id": run.id, "workflow_id": run.workflow_id, **data}
-        self.events.append((channels, kind, payload))
-
-
-@dataclass
-class Continuation:
-    """The next node of a run, already marked running for the current job in the transaction
-    that finished its predecessor; the run's state comes along, so it starts without a read."""
-
-    run: WorkflowRun
-    rows: dict[str, NodeRun]
-    graph: WorkflowSpec
-    node_id: str
-
-
-# Called inside the closing transaction of a top-level run (outbound webhooks stage their
-# deliveries there, so a finished run always gets its webhooks).
-FinishHook = Callable[[AsyncSession, WorkflowRun, Progress], Awaitable[None]]
-
-
-class Paused(Exception):
-    """An executor paused its node (wait, approval, map); the node stays `waiting`."""
 
 
 class Engine:
@@ -164,7 +120,7 @@ class Engine:
         for job_id in progress.cancel_jobs:
             await self.jobs.store.request_cancel(job_id)
 
-    def _stage(
+    def stage(
         self,
         session: AsyncSession,
         run: WorkflowRun,
@@ -249,7 +205,7 @@ class Engine:
                     )
                 else:
                     row.status = NodeStatus.READY.value
-                    row.job_id = self._stage(session, run, node.id, progress)
+                    row.job_id = self.stage(session, run, node.id, progress)
                 states[node.id] = {"status": row.status, "branch": row.branch}
         left = [v.status for v in rows.values() if v.status in ACTIVE]
         if not left:
@@ -359,7 +315,7 @@ class Engine:
         if run.parent_run_id and run.parent_node_key:
             parent = await session.get(WorkflowRun, run.parent_run_id)
             if parent is not None and parent.status not in RUN_DONE:
-                self._stage(session, parent, run.parent_node_key, progress)
+                self.stage(session, parent, run.parent_node_key, progress)
             return
         for hook in self.finish_hooks:
             await hook(session, run, progress)
@@ -545,11 +501,11 @@ class Engine:
         started_at: datetime | None,
     ) -> NodeResult:
         if node.type == "wait":
-            return await self._wait(run, node, scope, started_at)
+            return await wait_node(self, run, node, scope, started_at)
         if node.type == "human_approval":
-            return await self._approval(run, node, scope)
+            return await approval_node(self, run, node, scope)
         if node.type == "map":
-            return await self._map(run, node, scope)
+            return await map_node(self, run, node, scope)
         executor = EXECUTORS.get(node.type)
         if executor is None:
             raise NodeError(f"unknown node type {node.type!r}")
@@ -653,7 +609,7 @@ class Engine:
                 ):
                     return None
                 row.status, row.error = NodeStatus.READY.value, error
-                row.job_id = self._stage(session, run, node.id, progress, delay)
+                row.job_id = self.stage(session, run, node.id, progress, delay)
                 progress.event(
                     run.id, "node.retrying", node_id=node.id, error=error, retry_in=delay
                 )
@@ -667,210 +623,6 @@ class Engine:
         else:
             status, result = NodeStatus.FAILED, NodeResult(None)
         return await self.complete(run.id, node.id, status, result, error, job_id=job_id)
-
-    # -- pausing nodes -------------------------------------------------------------------
-
-    async def _pause(
-        self,
-        session: AsyncSession,
-        run: WorkflowRun,
-        node_id: str,
-        wake_in: float | None,
-        progress: Progress,
-    ) -> None:
-        """Mark a node waiting (in the caller's transaction, under the run lock), with a
-        delayed job to wake it if `wake_in` is set."""
-        rows = await self.rows(session, run.id)
-        row = rows[node_id]
-        first = row.status != NodeStatus.WAITING
-        row.status = NodeStatus.WAITING.value
-        if wake_in is not None:
-            row.wake_at = utcnow() + timedelta(seconds=wake_in)
-            row.job_id = self._stage(session, run, node_id, progress, wake_in)
-        if first:
-            progress.event(
-                run.id,
-                "node.waiting",
-                node_id=node_id,
-                wake_at=row.wake_at.isoformat() if row.wake_at else None,
-            )
-        if (
-            not BUSY.intersection(r.status for r in rows.values())
-            and run.status != RunStatus.WAITING
-        ):
-            run.status = RunStatus.WAITING.value
-            progress.run_event(run, "run.waiting")
-
-    async def _locked_step(
-        self,
-        run: WorkflowRun,
-        step: Callable[[AsyncSession, WorkflowRun, Progress], Awaitable[NodeResult | None]],
-    ) -> NodeResult:
-        """Run `step` under the run's lock; it returns a result or None to pause."""
-        progress = Progress()
-        async with self.db.transaction() as session:
-            locked = await self.lock(session, run.id)
-            if locked is None or locked.status in RUN_DONE:
-                raise Paused
-            result = await step(session, locked, progress)
-        await self.after(progress)
-        if result is None:
-            raise Paused
-        return result
-
-    async def _wait(
-        self, run: WorkflowRun, node: Node, scope: dict[str, Any], started_at: datetime | None
-    ) -> NodeResult:
-        if "until" in node.config:
-            try:
-                target = datetime.fromisoformat(
-                    str(render(node.config["until"], scope)).replace("Z", "+00:00")
-                )
-            except (ExpressionError, ValueError) as exc:
-                raise NodeError(f"until: {exc}") from exc
-            if target.tzinfo is not None:
-                target = target.astimezone(utcnow().tzinfo).replace(tzinfo=utcnow().tzinfo)
-        else:
-            target = (started_at or utcnow()) + timedelta(
-                seconds=float(node.config.get("seconds", 0))
-            )
-        remaining = (target - utcnow()).total_seconds()
-        if remaining <= 0.005:
-            return NodeResult({"waited_until": target.isoformat()})
-
-        async def step(
-            session: AsyncSession, locked: WorkflowRun, progress: Progress
-        ) -> NodeResult | None:
-            await self._pause(session, locked, node.id, remaining, progress)
-            return None
-
-        return await self._locked_step(run, step)
-
-    async def _approval(self, run: WorkflowRun, node: Node, scope: dict[str, Any]) -> NodeResult:
-        try:
-            prompt = str(render(node.config.get("prompt", ""), scope))
-        except ExpressionError as exc:
-            raise NodeError(f"prompt: {exc}") from exc
-
-        async def step(
-            session: AsyncSession, locked: WorkflowRun, progress: Progress
-        ) -> NodeResult | None:
-            approval = await session.scalar(
-                select(Approval).where(Approval.run_id == run.id, Approval.node_id == node.id)
-            )
-            now = utcnow()
-            if approval is None:
-                timeout = node.config.get("timeout_seconds")
-                approval = Approval(
-                    run_id=run.id,
-                    workspace_id=run.workspace_id,
-                    node_id=node.id,
-                    prompt=prompt,
-                    status="pending",
-                    expires_at=now + timedelta(seconds=float(timeout)) if timeout else None,
-                    default_outcome=str(node.config.get("default", "reject")),
-                )
-                session.add(approval)
-                await session.flush()
-                progress.event(
-                    run.id,
-                    "approval.requested",
-                    node_id=node.id,
-                    approval_id=approval.id,
-                    prompt=prompt,
-                )
-                wake = float(timeout) if timeout else None
-                await self._pause(session, locked, node.id, wake, progress)
-                return None
-            if (
-                approval.status == "pending"
-                and approval.expires_at is not None
-                and approval.expires_at <= now
-            ):
-                approval.status = "timed_out"
-                approval.comment = (
-                    f"no decision in time; default outcome: {approval.default_outcome}"
-                )
-            if approval.status == "pending":
-                return None
-            approved = approval.status == "approved" or (
-                approval.status == "timed_out" and approval.default_outcome == "approve"
-            )
-            output = {
-                "approved": approved,
-                "outcome": approval.status,
-                "decided_by": approval.decided_by,
-                "comment": approval.comment,
-            }
-            return NodeResult(output, "approved" if approved else "rejected")
-
-        return await self._locked_step(run, step)
-
-    async def _map(self, run: WorkflowRun, node: Node, scope: dict[str, Any]) -> NodeResult:
-        """Run the sub-graph once per item as child runs, at most `concurrency` at a time.
-        A finishing child wakes this node again (see `close`)."""
-
-        async def step(
-            session: AsyncSession, locked: WorkflowRun, progress: Progress
-        ) -> NodeResult | None:
-            row = await session.scalar(
-                select(NodeRun).where(NodeRun.run_id == run.id, NodeRun.node_id == node.id)
-            )
-            assert row is not None
-            if isinstance(row.input, dict) and "items" in row.input:
-                items = list(row.input["items"])
-            else:
-                try:
-                    items = evaluate(str(node.config["items"]), scope)
-                except ExpressionError as exc:
-                    raise NodeError(f"items: {exc}") from exc
-                if not isinstance(items, list):
-                    raise NodeError(f"items must evaluate to a list, not {type(items).__name__}")
-                check_json(items)
-                row.input = {"items": items}
-            children = (
-                await session.scalars(
-                    select(WorkflowRun).where(
-                        WorkflowRun.parent_run_id == run.id, WorkflowRun.parent_node_key == node.id
-                    )
-                )
-            ).all()
-            by_index = {c.item_index: c for c in children}
-            failed = next(
-                (c for c in children if c.status in (RunStatus.FAILED, RunStatus.CANCELLED)), None
-            )
-            if failed is not None:
-                reason = (failed.error or {}).get("message", failed.status)
-                raise NodeError(f"item {failed.item_index} {failed.status}: {reason}")
-            if len(by_index) == len(items) and all(
-                c.status == RunStatus.SUCCEEDED for c in children
-            ):
-                return NodeResult([by_index[i].output for i in range(len(items))])
-            running = sum(1 for c in children if c.status not in RUN_DONE)
-            free = int(node.config.get("concurrency", DEFAULT_MAP_CONCURRENCY)) - running
-            for index in [i for i in range(len(items)) if i not in by_index][: max(0, free)]:
-                child = WorkflowRun(
-                    workspace_id=run.workspace_id,
-                    workflow_id=run.workflow_id,
-                    workflow_version=run.workflow_version,
-                    user_id=run.user_id,
-                    parent_run_id=run.id,
-                    parent_node_key=node.id,
-                    graph_path=[*(run.graph_path or []), node.id],
-                    item_index=index,
-                    trigger="map",
-                    status=RunStatus.QUEUED.value,
-                    inputs={"item": items[index], "index": index, "inputs": run_inputs(run)},
-                )
-                session.add(child)
-                await session.flush()
-                await self.start_in(session, child, progress)
-            await self._pause(session, locked, node.id, None, progress)
-            return None
-
-        return await self._locked_step(run, step)
-
-    # -- operations on a whole run (the runs service calls these) ----------------------------
 
     async def cancel_in(self, session: AsyncSession, run: WorkflowRun, progress: Progress) -> None:
         run.cancel_requested = True
@@ -898,7 +650,7 @@ class Engine:
                     0,
                     None,
                 )
-                row.job_id = self._stage(session, run, row.node_id, progress)
+                row.job_id = self.stage(session, run, row.node_id, progress)
                 if row.node_type == "map":  # its failed items run again; succeeded ones stay
                     await session.execute(
                         delete(WorkflowRun).where(
@@ -924,24 +676,4 @@ class Engine:
         self, session: AsyncSession, run: WorkflowRun, node_id: str, progress: Progress
     ) -> None:
         """Schedule a waiting node to look again (an approval was decided)."""
-        self._stage(session, run, node_id, progress)
-
-
-def run_inputs(run: WorkflowRun) -> Any:
-    """The workflow's inputs (a map item's child run carries them next to its item)."""
-    if run.parent_run_id and isinstance(run.inputs, dict):
-        return run.inputs.get("inputs")
-    return run.inputs
-
-
-def run_output(graph: WorkflowSpec, rows: dict[str, NodeRun]) -> Any:
-    """One `output` node: its value; several: a dict by node id; none: the outputs of the
-    nodes nothing follows."""
-    outputs = {k: r.output for k, r in rows.items() if r.status == NodeStatus.SUCCEEDED}
-    declared = [n.id for n in graph.nodes if n.type == "output" and n.id in outputs]
-    if len(declared) == 1:
-        return outputs[declared[0]]
-    if declared:
-        return {k: outputs[k] for k in declared}
-    sources = {e.source for e in graph.edges}
-    return {k: v for k, v in outputs.items() if k not in sources}
+        self.stage(session, run, node_id, progress)

@@ -40,12 +40,12 @@ from codexos_server.errors import (
 )
 from codexos_server.pagination import Page, PageParams, paginate
 from codexos_server.secretbox import SecretBox
-from codexos_server.workflows.engine import Progress
 from codexos_server.workflows.models import Hook, HookReceipt, Workflow
 from codexos_server.workflows.runs import WorkflowRunService
 from codexos_server.workflows.schedules import run_user
 from codexos_server.workflows.schemas import HookOut
 from codexos_server.workflows.service import WorkflowService
+from codexos_server.workflows.state import Progress
 from codexos_server.workflows.trigger_schemas import HookAccepted
 from codexos_server.workspaces.permissions import Action
 

@@ -14,7 +14,7 @@ from typing import Any
 from codexos_server.jobs.context import JobCancelled, JobContext
 from codexos_server.jobs.registry import job_kind
 from codexos_server.log import get_logger
-from codexos_server.workflows.engine import NODE_JOB
+from codexos_server.workflows.state import NODE_JOB
 
 log = get_logger("codexos.workflows")
 

@@ -21,7 +21,7 @@ from codexos_server.errors import Conflict, NotFound, ValidationFailed
 from codexos_server.events.bus import Event
 from codexos_server.events.follow import follow
 from codexos_server.pagination import Page, PageParams, paginate
-from codexos_server.workflows.engine import RUN_DONE, Engine, Progress, run_channel
+from codexos_server.workflows.engine import Engine
 from codexos_server.workflows.models import (
     Approval,
     NodeRun,
@@ -37,6 +37,7 @@ from codexos_server.workflows.schemas import (
 )
 from codexos_server.workflows.service import WorkflowService
 from codexos_server.workflows.spec import WorkflowSpec
+from codexos_server.workflows.state import RUN_DONE, Progress, run_channel
 from codexos_server.workspaces.permissions import Action
 
 TERMINAL_EVENTS = frozenset(f"run.{s}" for s in RUN_DONE)

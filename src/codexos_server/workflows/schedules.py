@@ -36,12 +36,12 @@ from codexos_server.errors import NotFound, ValidationFailed
 from codexos_server.log import get_logger
 from codexos_server.pagination import Page, PageParams, paginate
 from codexos_server.users.models import User
-from codexos_server.workflows.engine import Progress
 from codexos_server.workflows.models import Schedule, ScheduleFiring, Workflow
 from codexos_server.workflows.runs import WorkflowRunService, check_inputs
 from codexos_server.workflows.schemas import ScheduleCreate, ScheduleOut
 from codexos_server.workflows.service import WorkflowService
 from codexos_server.workflows.spec import WorkflowSpec
+from codexos_server.workflows.state import Progress
 from codexos_server.workflows.trigger_schemas import ScheduleUpdate
 from codexos_server.workspaces.permissions import Action
 

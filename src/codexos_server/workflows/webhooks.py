@@ -38,10 +38,10 @@ from codexos_server.log import get_logger
 from codexos_server.netguard import BlockedDestination, FetchError, InvalidRequest, SafeHttpClient
 from codexos_server.pagination import Page, PageParams, paginate
 from codexos_server.secretbox import SecretBox
-from codexos_server.workflows.engine import Progress
 from codexos_server.workflows.hooks import sign
 from codexos_server.workflows.models import WebhookDelivery, Workflow, WorkflowRun
 from codexos_server.workflows.schemas import DeliveryOut, WebhookTarget, WorkflowRunOut
+from codexos_server.workflows.state import Progress
 from codexos_server.workflows.trigger_schemas import WebhookTargetCreatedOut, WebhookTargetOut
 from codexos_server.workspaces.permissions import Action
 
