@@ -15,6 +15,7 @@ from codexos_server.agents.runs_routes import router as runs_router
 from codexos_server.agents.tools_routes import router as tools_router
 from codexos_server.auth.middleware import AuthRateLimitMiddleware
 from codexos_server.auth.routes import router as auth_router
+from codexos_server.billing.routes import router as billing_router
 from codexos_server.config import API_PREFIX, Settings
 from codexos_server.container import Container, build_container
 from codexos_server.docs_routes import install_docs
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         jobs_router,
         workflows_router,
         workflow_triggers_router,
+        billing_router,
         ws_router,
     ):
         app.include_router(router, prefix=API_PREFIX)

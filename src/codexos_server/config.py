@@ -154,6 +154,18 @@ class Settings(BaseSettings):
         description="First retry delay of an outbound webhook; doubles, at most an hour",
     )
 
+    # Billing and marketplace money (integer credits)
+    marketplace_fee_percent: int = Field(
+        default=20, ge=0, le=100, description="Platform share of purchases and per-run charges"
+    )
+    credits_per_usd: int = Field(default=100, ge=1, le=1_000_000, description="Credits per USD")
+    stripe_api_key: SecretStr | None = Field(
+        default=None, description="Enables Stripe Checkout top-ups (POST /billing/checkout)"
+    )
+    stripe_webhook_secret: SecretStr | None = Field(
+        default=None, description="Verifies POST /billing/webhooks/stripe deliveries (whsec_…)"
+    )
+
     # GraphQL
     graphql_introspection: bool = Field(
         default=True, description="Answer introspection queries (schema discovery, GraphiQL)"

@@ -33,6 +33,9 @@ from codexos_server.auth.authenticate import Authenticator
 from codexos_server.auth.passwords import PasswordHasher
 from codexos_server.auth.service import AuthService
 from codexos_server.auth.tokens import TokenCodec
+from codexos_server.billing.ledger import Ledger
+from codexos_server.billing.payments import build_providers
+from codexos_server.billing.service import BillingService
 from codexos_server.config import Settings
 from codexos_server.db.database import Database
 from codexos_server.events.bus import EventBus
@@ -101,6 +104,8 @@ class Container:
     workflow_hooks: HookService
     workflow_webhooks: WebhookService
     scheduler: Scheduler
+    ledger: Ledger
+    billing: BillingService
 
     async def start(self) -> None:
         """Start background machinery: the job queue (and runner, where this process runs
@@ -169,6 +174,7 @@ def build_container(settings: Settings, role: Role = "api") -> Container:
         retry_base_seconds=settings.webhook_retry_base_seconds,
     )
     workflow_engine.finish_hooks.append(workflow_webhooks.on_run_finished)
+    ledger = Ledger(settings.marketplace_fee_percent)
     container = Container(
         settings=settings,
         db=db,
@@ -219,6 +225,8 @@ def build_container(settings: Settings, role: Role = "api") -> Container:
         ),
         workflow_webhooks=workflow_webhooks,
         scheduler=Scheduler(db, workflow_runs, settings.scheduler_interval_seconds),
+        ledger=ledger,
+        billing=BillingService(db, ledger, build_providers(settings)),
     )
     runtime.services = container
     workflow_engine.services = container

@@ -45,6 +45,13 @@ class AuthenticationFailed(AppError):
         super().__init__(message, details, headers={"WWW-Authenticate": "Bearer"})
 
 
+class PaymentRequired(AppError):
+    """A wallet does not hold enough credits for the charge."""
+
+    status_code = 402
+    code = "INSUFFICIENT_CREDITS"
+
+
 class AuthorizationFailed(AppError):
     status_code = 403
     code = "AUTHORIZATION_FAILED"

@@ -14,6 +14,7 @@ from codexos_server.errors import ErrorEnvelope
 _DESCRIPTIONS = {
     400: "Bad request",
     401: "AUTHENTICATION_FAILED: missing, invalid, expired or revoked credentials",
+    402: "INSUFFICIENT_CREDITS: the wallet does not hold enough credits",
     403: "AUTHORIZATION_FAILED: the credential lacks a scope or the workspace role forbids it",
     404: "RESOURCE_NOT_FOUND: no such resource in a workspace you belong to",
     409: "CONFLICT: the request conflicts with the current state",
@@ -22,6 +23,7 @@ _DESCRIPTIONS = {
     422: "VALIDATION_ERROR: `details` lists each bad field",
     429: "RATE_LIMIT_EXCEEDED: see the Retry-After header",
     500: "INTERNAL_ERROR: quote the request_id when reporting it",
+    503: "SERVICE_UNAVAILABLE: a dependency (database, payment provider) is unavailable",
 }
 
 _RATE_HEADERS = {
@@ -110,6 +112,7 @@ TAGS = [
         "name": "workflow triggers",
         "description": "Cron schedules, signed inbound hooks and outbound run webhooks",
     },
+    {"name": "billing", "description": "Credits: wallet, transactions, earnings, top-ups, grants"},
     {"name": "jobs", "description": "Background jobs: status, results, cancellation"},
     {"name": "system", "description": "Health, readiness and API documentation"},
 ]

@@ -2,6 +2,7 @@
 
 from codexos_server.agents import models as agents_models
 from codexos_server.auth import models as auth_models
+from codexos_server.billing import models as billing_models
 from codexos_server.db.base import Base
 from codexos_server.jobs import models as jobs_models
 from codexos_server.llm import models as llm_models
@@ -15,6 +16,7 @@ metadata = Base.metadata
 __all__ = [
     "agents_models",
     "auth_models",
+    "billing_models",
     "jobs_models",
     "llm_models",
     "metadata",

@@ -1,0 +1,1 @@
+"""Credits: wallets, the double-entry ledger, top-ups through payment providers."""
