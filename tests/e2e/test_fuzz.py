@@ -34,6 +34,12 @@ def _schemathesis(server: LiveServer, *args: str) -> subprocess.CompletedProcess
             "all",
             "--request-timeout",
             "20",
+            # Without Stripe configured these two answer 503 by design (tests/billing covers
+            # them), which this check would count as a server error.
+            "--exclude-operation-id",
+            "billing_checkout_create",
+            "--exclude-operation-id",
+            "billing_webhooks_stripe",
             # Reproduce a CI failure with the seed it printed.
             *(
                 ["--seed", os.environ["CODEXOS_FUZZ_SEED"]]
