@@ -5,13 +5,32 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from tests.e2e.conftest import BIN, LiveServer
+from tests.e2e.conftest import BIN, LiveServer, start_server, stop_server
 
 PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The server under fuzz answers agents with the `scripted` model: fuzzing is about input
+    handling, and with the local model every generated execute ran real inference (up to
+    ~36 s each on 2 CPUs), which made the run's length unbounded. The local model's own path
+    is tested in tests/llm and tests/e2e/test_cli_and_server.py."""
+    server = start_server(
+        tmp_path_factory.mktemp("fuzz"),
+        CODEXOS_LLM_PROVIDER="scripted",
+        CODEXOS_RATE_LIMIT_FREE="1000000000",
+        CODEXOS_RATE_LIMIT_ANONYMOUS="1000000000",
+        CODEXOS_LOGIN_LIMIT_PER_IP="1000000 per minute",
+        CODEXOS_LOGIN_LIMIT_PER_ACCOUNT="1000000 per minute",
+    )
+    yield server
+    stop_server(server)
 
 
 def _schemathesis(server: LiveServer, *args: str) -> subprocess.CompletedProcess[str]:
