@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +22,7 @@ from codexos_server.db.database import Database
 from codexos_server.errors import Conflict, NotFound
 from codexos_server.events.bus import Event, EventBus, workspace_channel
 from codexos_server.events.follow import follow
+from codexos_server.idempotency import request_hash as make_request_hash
 from codexos_server.jobs.service import JobService
 from codexos_server.pagination import Page, PageParams, paginate
 from codexos_server.workspaces.permissions import Action
@@ -40,11 +39,6 @@ class Created:
 
 
 TERMINAL_EVENTS = frozenset(f"run.{s.value}" for s in RUN_FINISHED)
-
-
-def _request_hash(agent_id: str, body: ExecuteRequest) -> str:
-    data = body.model_dump(mode="json", by_alias=True)
-    return hashlib.sha256(json.dumps([agent_id, data], sort_keys=True).encode()).hexdigest()
 
 
 class RunService:
@@ -82,7 +76,7 @@ class RunService:
         Raises: NotFound (agent or conversation), Conflict (key reused for another request).
         """
         actor.require(Action.EXECUTE)
-        request_hash = _request_hash(agent_id, body)
+        request_hash = make_request_hash(agent_id, body.model_dump(mode="json", by_alias=True))
         if idempotency_key:
             existing = await self._by_key(actor, idempotency_key, request_hash)
             if existing is not None:

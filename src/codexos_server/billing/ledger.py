@@ -8,8 +8,6 @@ with the exception does that).
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -30,6 +28,7 @@ from codexos_server.billing.models import (
 )
 from codexos_server.db.base import new_id, utcnow
 from codexos_server.errors import Conflict, PaymentRequired, ValidationFailed
+from codexos_server.idempotency import request_hash
 
 MAX_AMOUNT = 10**12  # credits in one movement; far below BIGINT, so sums cannot overflow
 
@@ -40,12 +39,6 @@ Leg = tuple[str, int]  # (account id, signed amount)
 class Posted:
     transaction: LedgerTransaction
     created: bool  # False: an earlier request with the same idempotency key was returned
-
-
-def request_hash(*parts: Any) -> str:
-    """A stable digest of what a request asks for, to tell a retry from a reused key."""
-    raw = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))
-    return hashlib.sha256(raw.encode()).hexdigest()
 
 
 def check_amount(amount: int, field: str = "amount") -> None:

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from codexos_server.auth.principal import Principal
-from codexos_server.billing.ledger import MAX_AMOUNT, Ledger, request_hash
+from codexos_server.billing.ledger import MAX_AMOUNT, Ledger
 from codexos_server.billing.models import (
     LedgerAccount,
     LedgerEntry,
@@ -40,6 +40,7 @@ from codexos_server.errors import (
     ServiceUnavailable,
     ValidationFailed,
 )
+from codexos_server.idempotency import request_hash
 from codexos_server.pagination import Page, PageParams, paginate
 from codexos_server.workspaces.models import Workspace
 from codexos_server.workspaces.permissions import Action

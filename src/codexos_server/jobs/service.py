@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -18,6 +16,7 @@ from codexos_server.db.base import new_id, utcnow
 from codexos_server.db.database import Database
 from codexos_server.errors import Conflict, NotFound, ValidationFailed
 from codexos_server.events.bus import EventBus
+from codexos_server.idempotency import request_hash as make_request_hash
 from codexos_server.jobs.events import CANCEL_CHANNEL, publish_job_event
 from codexos_server.jobs.models import Job, JobStatus
 from codexos_server.jobs.registry import JOB_KINDS
@@ -35,12 +34,6 @@ class JobQueue(Protocol):
     async def notify(self, job_id: str) -> None: ...
 
     async def stop(self) -> None: ...
-
-
-def _request_hash(kind: str, payload: dict[str, Any]) -> str:
-    return hashlib.sha256(
-        json.dumps([kind, payload], sort_keys=True, default=str).encode()
-    ).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +73,7 @@ class JobService:
                 "Unknown job kind", [{"field": "kind", "message": f"no handler for {kind!r}"}]
             )
         workspace = actor.workspace_id if actor else workspace_id
-        request_hash = _request_hash(kind, payload)
+        request_hash = make_request_hash(kind, payload)
         if idempotency_key:
             existing = await self._by_key(workspace, idempotency_key)
             if existing is not None:
@@ -135,7 +128,7 @@ class JobService:
                 status=JobStatus.QUEUED.value,
                 max_attempts=spec.max_attempts,
                 run_after=utcnow() + timedelta(seconds=delay_seconds),
-                request_hash=_request_hash(kind, payload),
+                request_hash=make_request_hash(kind, payload),
             )
         )
         return StagedJob(job_id, kind, workspace_id, delay_seconds > 0)

@@ -4,8 +4,6 @@ inspect, cancel, resume, re-run, decide approvals, follow events. The engine doe
 from __future__ import annotations
 
 import builtins
-import hashlib
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -20,6 +18,7 @@ from codexos_server.db.database import Database
 from codexos_server.errors import Conflict, NotFound, ValidationFailed
 from codexos_server.events.bus import Event
 from codexos_server.events.follow import follow
+from codexos_server.idempotency import request_hash as make_request_hash
 from codexos_server.pagination import Page, PageParams, paginate
 from codexos_server.workflows.engine import Engine
 from codexos_server.workflows.models import (
@@ -41,11 +40,6 @@ from codexos_server.workflows.state import RUN_DONE, Progress, run_channel
 from codexos_server.workspaces.permissions import Action
 
 TERMINAL_EVENTS = frozenset(f"run.{s}" for s in RUN_DONE)
-
-
-def _request_hash(workflow_id: str, inputs: Any) -> str:
-    raw = json.dumps([workflow_id, inputs], sort_keys=True, default=str)
-    return hashlib.sha256(raw.encode()).hexdigest()
 
 
 def check_inputs(spec: WorkflowSpec, inputs: Any) -> None:
@@ -90,7 +84,7 @@ class WorkflowRunService:
         Raises: NotFound, ValidationFailed (inputs), Conflict (key reused for another request).
         """
         actor.require(Action.EXECUTE)
-        request_hash = _request_hash(workflow_id, inputs)
+        request_hash = make_request_hash(workflow_id, inputs)
         if idempotency_key:
             existing = await self._by_key(actor.workspace_id, idempotency_key, request_hash)
             if existing is not None:
