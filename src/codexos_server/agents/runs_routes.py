@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request, status
+from fastapi import APIRouter, Query, Request, status
 
 from codexos_server.agents.models import RunStatus
 from codexos_server.agents.routes import (
@@ -25,7 +25,7 @@ from codexos_server.auth.deps import scoped
 from codexos_server.auth.principal import Principal
 from codexos_server.openapi import errors
 from codexos_server.pagination import Page, PageParamsDep
-from codexos_server.sse import sse_response, wants_event_stream
+from codexos_server.sse import ResumeAfter, sse_response, wants_event_stream
 
 router = APIRouter(tags=["runs"])
 Writer = Annotated[Principal, scoped("agents:write")]
@@ -77,14 +77,10 @@ async def run_events(
     run_id: str,
     runs: RunServiceDep,
     principal: Reader,
-    last_event_id: Annotated[int | None, Header(alias="Last-Event-ID", ge=0)] = None,
-    after_seq: Annotated[
-        int | None, Query(ge=0, description="Replay events after this seq")
-    ] = None,
+    start: ResumeAfter,
 ) -> Any:
     """Server-sent events of a run, replaying the buffered ones after `Last-Event-ID` (or
     `after_seq`); ends with the run's final `run.<status>` event."""
-    start = after_seq if after_seq is not None else (last_event_id or 0)
     return sse_response(await runs.events_of(principal, run_id, start))
 
 

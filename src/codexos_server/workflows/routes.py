@@ -13,7 +13,7 @@ from codexos_server.container import get_container
 from codexos_server.errors import PayloadTooLarge, ValidationFailed
 from codexos_server.openapi import errors
 from codexos_server.pagination import Page, PageParamsDep
-from codexos_server.sse import sse_response
+from codexos_server.sse import ResumeAfter, sse_response
 from codexos_server.workflows.models import RunStatus
 from codexos_server.workflows.runs import WorkflowRunService
 from codexos_server.workflows.schemas import (
@@ -315,14 +315,10 @@ async def run_events(
     run_id: str,
     runs: RunServiceDep,
     principal: Reader,
-    last_event_id: Annotated[int | None, Header(alias="Last-Event-ID", ge=0)] = None,
-    after_seq: Annotated[
-        int | None, Query(ge=0, description="Replay events after this seq")
-    ] = None,
+    start: ResumeAfter,
 ) -> Any:
     """Node and run events, replaying the buffered ones after `Last-Event-ID` (or
     `after_seq`); ends with the run's final `run.<status>` event."""
-    start = after_seq if after_seq is not None else (last_event_id or 0)
     return sse_response(await runs.events_of(principal, run_id, start))
 
 
