@@ -23,7 +23,7 @@ from codexos_server.db.database import Database
 from codexos_server.events.bus import EventBus
 from codexos_server.jobs.service import JobService
 from codexos_server.log import get_logger
-from codexos_server.workflows.graph import ERROR_BRANCH, decide, edge_state, incoming, subgraph
+from codexos_server.workflows.graph import ERROR_BRANCH, edge_state, incoming, subgraph
 from codexos_server.workflows.models import (
     NODE_FINISHED,
     NodeRun,
@@ -34,11 +34,9 @@ from codexos_server.workflows.models import (
 )
 from codexos_server.workflows.nodes import EXECUTORS, NodeEnv, NodeError, NodeResult, check_json
 from codexos_server.workflows.pausing import approval_node, map_node, wait_node
+from codexos_server.workflows.settling import close, settle
 from codexos_server.workflows.spec import Node, WorkflowSpec
 from codexos_server.workflows.state import (
-    ACTIVE,
-    BUSY,
-    INLINE_TYPES,
     NODE_JOB,
     RUN_DONE,
     RUNNABLE,
@@ -48,7 +46,6 @@ from codexos_server.workflows.state import (
     Progress,
     run_channel,
     run_inputs,
-    run_output,
 )
 
 log = get_logger("codexos.workflows")
@@ -158,167 +155,7 @@ class Engine:
         run.started_at = utcnow()
         progress.run_event(run, "run.started", parent_run_id=run.parent_run_id)
         await session.flush()
-        await self.settle(session, run, graph, rows, progress)
-
-    async def settle(
-        self,
-        session: AsyncSession,
-        run: WorkflowRun,
-        graph: WorkflowSpec,
-        rows: dict[str, NodeRun],
-        progress: Progress,
-        adopt_job: str | None = None,
-    ) -> None:
-        """Decide which pending nodes became ready or skipped, run the pure ones inline, stage
-        jobs for the others, set the run's status, and close it when nothing is left.
-
-        With `adopt_job` (settling after a node of that job), the first ready node is not
-        queued but marked running for that same job, which runs it next: a chain of nodes
-        costs no queue round trip per node. Its state is committed here like any other, and
-        a re-delivered job resumes the nodes it had adopted (see workflows/jobs.py)."""
-        edges = incoming(graph)
-        states = {k: {"status": v.status, "branch": v.branch} for k, v in rows.items()}
-        changed = True
-        while changed:
-            changed = False
-            for node in graph.nodes:
-                if states[node.id]["status"] != NodeStatus.PENDING:
-                    continue
-                verdict = decide(node.type, node.config, edges.get(node.id, []), states)
-                if verdict is None:
-                    continue
-                row = rows[node.id]
-                changed = True
-                if verdict == "skipped":
-                    row.status, row.finished_at = NodeStatus.SKIPPED.value, utcnow()
-                    progress.event(run.id, "node.skipped", node_id=node.id)
-                elif node.type in INLINE_TYPES and await self._inline(
-                    session, run, graph, rows, node, progress
-                ):
-                    pass
-                elif adopt_job and progress.adopted is None:
-                    row.status, row.job_id, row.error = NodeStatus.RUNNING.value, adopt_job, None
-                    row.attempt, row.started_at = row.attempt + 1, utcnow()
-                    progress.adopted = node.id
-                    progress.event(
-                        run.id, "node.started", node_id=node.id, type=node.type, attempt=row.attempt
-                    )
-                else:
-                    row.status = NodeStatus.READY.value
-                    row.job_id = self.stage(session, run, node.id, progress)
-                states[node.id] = {"status": row.status, "branch": row.branch}
-        left = [v.status for v in rows.values() if v.status in ACTIVE]
-        if not left:
-            await self.close(session, run, graph, rows, RunStatus.SUCCEEDED, None, progress)
-        elif not BUSY.intersection(left):  # only paused nodes (and what follows them)
-            if run.status != RunStatus.WAITING:
-                run.status = RunStatus.WAITING.value
-                progress.run_event(run, "run.waiting")
-        elif run.status != RunStatus.RUNNING:
-            run.status = RunStatus.RUNNING.value
-
-    async def _inline(
-        self,
-        session: AsyncSession,
-        run: WorkflowRun,
-        graph: WorkflowSpec,
-        rows: dict[str, NodeRun],
-        node: Node,
-        progress: Progress,
-    ) -> bool:
-        """Run a pure node (no side effects, no I/O: input, output, template, condition,
-        switch, parallel, join) right here, in the settling transaction, so control flow
-        costs no job of its own. Its result commits atomically with the settle, so a crash
-        cannot leave it half-done. On any error it goes the normal way (a job, with the
-        node's retry policy and on_error), and False is returned."""
-        started = utcnow()
-        scope, incoming_outputs = self._scope(run, graph, rows, node.id)
-        if run.parent_run_id:
-            scope["nodes"] = await self._outer_nodes(session, run) | scope["nodes"]
-        env = NodeEnv(
-            run.id,
-            node.id,
-            run.workspace_id,
-            run.user_id,
-            run_inputs(run),
-            self.services,
-            incoming_outputs,
-        )
-        try:
-            result = await EXECUTORS[node.type](node, scope, env)
-            check_json(result.output)
-        except Exception:
-            return False
-        row = rows[node.id]
-        finished = utcnow()
-        row.status, row.output, row.branch, row.attempt = (
-            NodeStatus.SUCCEEDED.value,
-            result.output,
-            result.branch,
-            1,
-        )
-        row.started_at, row.finished_at = started, finished
-        row.duration_ms = round((finished - started).total_seconds() * 1000, 3)
-        progress.event(run.id, "node.started", node_id=node.id, type=node.type, attempt=1)
-        progress.event(
-            run.id,
-            "node.succeeded",
-            node_id=node.id,
-            branch=result.branch,
-            output=result.output,
-            error=None,
-        )
-        return True
-
-    async def close(
-        self,
-        session: AsyncSession,
-        run: WorkflowRun,
-        graph: WorkflowSpec,
-        rows: dict[str, NodeRun],
-        status: RunStatus,
-        error: dict[str, Any] | None,
-        progress: Progress,
-    ) -> None:
-        """End a run in the caller's transaction: cancel what is left (and its map items),
-        compute its output, wake the parent map node, run the finish hooks."""
-        now = utcnow()
-        for row in rows.values():
-            if row.status in ACTIVE:
-                row.status = NodeStatus.CANCELLED.value
-                row.finished_at = now
-                if row.job_id:
-                    progress.cancel_jobs.append(row.job_id)
-        children = (
-            await session.scalars(
-                select(WorkflowRun).where(
-                    WorkflowRun.parent_run_id == run.id, WorkflowRun.status.not_in(RUN_DONE)
-                )
-            )
-        ).all()
-        for child in children:
-            await self.close(
-                session,
-                child,
-                await self.graph(session, child),
-                await self.rows(session, child.id),
-                RunStatus.CANCELLED,
-                None,
-                progress,
-            )
-        if status == RunStatus.SUCCEEDED:
-            run.output = run_output(graph, rows)
-        run.status, run.error, run.finished_at = status.value, error, now
-        progress.run_event(
-            run, f"run.{status.value}", status=status.value, output=run.output, error=error
-        )
-        if run.parent_run_id and run.parent_node_key:
-            parent = await session.get(WorkflowRun, run.parent_run_id)
-            if parent is not None and parent.status not in RUN_DONE:
-                self.stage(session, parent, run.parent_node_key, progress)
-            return
-        for hook in self.finish_hooks:
-            await hook(session, run, progress)
+        await settle(self, session, run, graph, rows, progress)
 
     # -- one node -------------------------------------------------------------------------
 
@@ -340,10 +177,10 @@ class Engine:
             if maybe_node is None:
                 return None
             node = maybe_node
-            scope, incoming_outputs = self._scope(run, graph, rows, node_id)
+            scope, incoming_outputs = self.node_scope(run, graph, rows, node_id)
             if run.parent_run_id:
                 async with self.db.read() as session:
-                    scope["nodes"] = await self._outer_nodes(session, run) | scope["nodes"]
+                    scope["nodes"] = await self.outer_nodes(session, run) | scope["nodes"]
             resuming, attempt, started_at = False, state.attempt, state.started_at
         else:
             loaded = await self._claim(run_id, node_id)
@@ -401,9 +238,9 @@ class Engine:
             node = graph.node(node_id)
             if node is None:
                 return None
-            scope, incoming_outputs = self._scope(run, graph, rows, node_id)
+            scope, incoming_outputs = self.node_scope(run, graph, rows, node_id)
             if run.parent_run_id:
-                scope["nodes"] = await self._outer_nodes(session, run) | scope["nodes"]
+                scope["nodes"] = await self.outer_nodes(session, run) | scope["nodes"]
         resuming = state.status == NodeStatus.WAITING.value
         attempt, started_at = state.attempt, state.started_at
         if not resuming:
@@ -455,7 +292,7 @@ class Engine:
             error = {"type": "internal", "message": message[:2000]}
             await self._failed(run, node, node.retry.max_attempts, error)
 
-    def _scope(
+    def node_scope(
         self, run: WorkflowRun, graph: WorkflowSpec, rows: dict[str, NodeRun], node_id: str
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         nodes = {
@@ -476,7 +313,7 @@ class Engine:
                 incoming_outputs[edge.source] = source.output
         return scope, incoming_outputs
 
-    async def _outer_nodes(self, session: AsyncSession, run: WorkflowRun) -> dict[str, Any]:
+    async def outer_nodes(self, session: AsyncSession, run: WorkflowRun) -> dict[str, Any]:
         """Inside a map item, the finished nodes of the enclosing runs are in scope too (the
         innermost wins on a clash)."""
         nodes: dict[str, Any] = {}
@@ -566,7 +403,8 @@ class Engine:
             )
             graph = await self.graph(session, run)
             if status == NodeStatus.FAILED and result.branch != ERROR_BRANCH:
-                await self.close(
+                await close(
+                    self,
                     session,
                     run,
                     graph,
@@ -576,7 +414,7 @@ class Engine:
                     progress,
                 )
             else:
-                await self.settle(session, run, graph, rows, progress, adopt_job=job_id)
+                await settle(self, session, run, graph, rows, progress, adopt_job=job_id)
         await self.after(progress)
         if progress.adopted is None or run.status in RUN_DONE:
             return None
@@ -627,7 +465,8 @@ class Engine:
     async def cancel_in(self, session: AsyncSession, run: WorkflowRun, progress: Progress) -> None:
         run.cancel_requested = True
         if run.status not in RUN_DONE:
-            await self.close(
+            await close(
+                self,
                 session,
                 run,
                 await self.graph(session, run),
@@ -670,7 +509,7 @@ class Engine:
             False,
         )
         progress.run_event(run, "run.resumed")
-        await self.settle(session, run, graph, rows, progress)
+        await settle(self, session, run, graph, rows, progress)
 
     def wake_in(
         self, session: AsyncSession, run: WorkflowRun, node_id: str, progress: Progress

@@ -1,7 +1,7 @@
 """The job that runs workflow nodes (`workflow.node`).
 
 A job starts with the node in its payload and goes on with each next node it adopts (see
-`Engine.settle`): a chain of nodes runs on one job without a queue round trip per node, while
+`settling.settle`): a chain of nodes runs on one job without a queue round trip per node, while
 fan-out branches are queued for other slots and workers. After `CHAIN_SECONDS` a job stops
 adopting, so one job never holds a long workflow for hours.
 """

@@ -168,7 +168,7 @@ async def map_node(
     engine: Engine, run: WorkflowRun, node: Node, scope: dict[str, Any]
 ) -> NodeResult:
     """Run the sub-graph once per item as child runs, at most `concurrency` at a time.
-    A finishing child wakes this node again (see `Engine.close`)."""
+    A finishing child wakes this node again (see `settling.close`)."""
 
     async def step(
         session: AsyncSession, locked: WorkflowRun, progress: Progress

@@ -17,7 +17,7 @@ from codexos_server.workflows.spec import WorkflowSpec
 
 NODE_JOB = "workflow.node"
 ACTIVE = frozenset({NodeStatus.PENDING, NodeStatus.READY, NodeStatus.RUNNING, NodeStatus.WAITING})
-# Pure node types, run inline while settling (see `Engine._inline`).
+# Pure node types, run inline while settling (see `settling._inline`).
 INLINE_TYPES = frozenset({"input", "output", "template", "condition", "switch", "parallel", "join"})
 RUNNABLE = frozenset({NodeStatus.READY, NodeStatus.RUNNING, NodeStatus.WAITING})
 BUSY = frozenset({NodeStatus.READY.value, NodeStatus.RUNNING.value})
