@@ -24,6 +24,8 @@ from codexos_server.graphql.router import GraphQLEndpoint
 from codexos_server.jobs.routes import router as jobs_router
 from codexos_server.llm.routes import router as llm_router
 from codexos_server.log import configure_logging
+from codexos_server.marketplace.commerce_routes import router as marketplace_commerce_router
+from codexos_server.marketplace.routes import router as marketplace_router
 from codexos_server.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from codexos_server.monitoring.health import router as health_router
 from codexos_server.openapi import build_openapi
@@ -87,6 +89,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         jobs_router,
         workflows_router,
         workflow_triggers_router,
+        marketplace_router,
+        marketplace_commerce_router,
         billing_router,
         ws_router,
     ):

@@ -158,6 +158,10 @@ class Settings(BaseSettings):
     marketplace_fee_percent: int = Field(
         default=20, ge=0, le=100, description="Platform share of purchases and per-run charges"
     )
+    marketplace_review_required: bool = Field(
+        default=True,
+        description="Submitted listings wait for an admin's approval; off: they publish at once",
+    )
     credits_per_usd: int = Field(default=100, ge=1, le=1_000_000, description="Credits per USD")
     stripe_api_key: SecretStr | None = Field(
         default=None, description="Enables Stripe Checkout top-ups (POST /billing/checkout)"

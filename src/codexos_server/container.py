@@ -47,6 +47,10 @@ from codexos_server.jobs.service import JobQueue, JobService
 from codexos_server.jobs.store import JobStore
 from codexos_server.llm.providers import ProviderService
 from codexos_server.llm.registry import ModelRegistry
+from codexos_server.marketplace.discovery import DiscoveryService
+from codexos_server.marketplace.installs import InstallService, PerRunCharges
+from codexos_server.marketplace.listings import ListingService
+from codexos_server.marketplace.reviews import ReviewService
 from codexos_server.netguard import FetchPolicy, SafeHttpClient
 from codexos_server.rag.blobs import BlobStore, LocalBlobStore
 from codexos_server.rag.documents import DocumentService
@@ -106,6 +110,10 @@ class Container:
     scheduler: Scheduler
     ledger: Ledger
     billing: BillingService
+    listings: ListingService
+    discovery: DiscoveryService
+    installs: InstallService
+    reviews: ReviewService
 
     async def start(self) -> None:
         """Start background machinery: the job queue (and runner, where this process runs
@@ -227,7 +235,12 @@ def build_container(settings: Settings, role: Role = "api") -> Container:
         scheduler=Scheduler(db, workflow_runs, settings.scheduler_interval_seconds),
         ledger=ledger,
         billing=BillingService(db, ledger, build_providers(settings)),
+        listings=ListingService(db, settings),
+        discovery=DiscoveryService(db),
+        installs=InstallService(db, ledger),
+        reviews=ReviewService(db),
     )
+    runtime.charges = PerRunCharges(ledger)
     runtime.services = container
     workflow_engine.services = container
     if runner is not None:

@@ -52,6 +52,13 @@ class PaymentRequired(AppError):
     code = "INSUFFICIENT_CREDITS"
 
 
+class PurchaseRequired(AppError):
+    """A paid listing installed before it was bought."""
+
+    status_code = 402
+    code = "PURCHASE_REQUIRED"
+
+
 class AuthorizationFailed(AppError):
     status_code = 403
     code = "AUTHORIZATION_FAILED"

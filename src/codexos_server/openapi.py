@@ -14,7 +14,7 @@ from codexos_server.errors import ErrorEnvelope
 _DESCRIPTIONS = {
     400: "Bad request",
     401: "AUTHENTICATION_FAILED: missing, invalid, expired or revoked credentials",
-    402: "INSUFFICIENT_CREDITS: the wallet does not hold enough credits",
+    402: "INSUFFICIENT_CREDITS (the wallet cannot pay) or PURCHASE_REQUIRED (buy it first)",
     403: "AUTHORIZATION_FAILED: the credential lacks a scope or the workspace role forbids it",
     404: "RESOURCE_NOT_FOUND: no such resource in a workspace you belong to",
     409: "CONFLICT: the request conflicts with the current state",
@@ -111,6 +111,10 @@ TAGS = [
     {
         "name": "workflow triggers",
         "description": "Cron schedules, signed inbound hooks and outbound run webhooks",
+    },
+    {
+        "name": "marketplace",
+        "description": "Listings, discovery, purchases, installs, updates, reviews, moderation",
     },
     {"name": "billing", "description": "Credits: wallet, transactions, earnings, top-ups, grants"},
     {"name": "jobs", "description": "Background jobs: status, results, cancellation"},

@@ -58,6 +58,9 @@ class Agent(IdMixin, TimestampMixin, Base):
     variables: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     max_steps: Mapped[int] = mapped_column(Integer, default=10)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # Set when the agent was installed from the marketplace.
+    source_listing_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    source_listing_version: Mapped[int | None] = mapped_column(Integer)
 
 
 class AgentVersion(IdMixin, TimestampMixin, Base):

@@ -73,7 +73,8 @@ class RunService:
         same transaction). With an Idempotency-Key already used for the same request, the
         earlier run and `created=False`.
 
-        Raises: NotFound (agent or conversation), Conflict (key reused for another request).
+        Raises: NotFound (agent or conversation), Conflict (key reused for another request),
+        PaymentRequired (a paid-per-run agent and a wallet that cannot pay for a run).
         """
         actor.require(Action.EXECUTE)
         request_hash = make_request_hash(agent_id, body.model_dump(mode="json", by_alias=True))
@@ -84,6 +85,8 @@ class RunService:
         try:
             async with self.db.transaction() as session:
                 agent = await self.agents.load(session, actor, agent_id)
+                if self.runtime.charges is not None:
+                    await self.runtime.charges.check(session, actor.workspace_id, agent.id)
                 if body.conversation_id:
                     conversation = await session.scalar(
                         select(Conversation.id).where(

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from codexos_server.agents.charging import RunCharges
 from codexos_server.agents.memory import ConversationMemory
 from codexos_server.agents.models import AgentType, AgentVersion, Run, RunStatus, RunStep
 from codexos_server.agents.tools.base import (
@@ -28,7 +29,7 @@ from codexos_server.agents.tools.resolve import ToolResolver
 from codexos_server.config import Settings
 from codexos_server.db.base import utcnow
 from codexos_server.db.database import Database
-from codexos_server.errors import AppError
+from codexos_server.errors import AppError, PaymentRequired
 from codexos_server.events.bus import EventBus, workspace_channel
 from codexos_server.llm.port import ModelError
 from codexos_server.llm.providers import ProviderService, ResolvedModel
@@ -112,6 +113,7 @@ class AgentRuntime:
         self.memory = memory
         self.settings = settings
         self.services: Any = None  # the Container, for tools that call other services
+        self.charges: RunCharges | None = None  # per-run pricing (the marketplace)
 
     async def execute(self, run_id: str, *, emit_tokens: bool, is_cancelled: Canceller) -> None:
         """Run a queued run (a background job) to its end. A run that already started is
@@ -160,7 +162,8 @@ class AgentRuntime:
             error = {"type": "internal_error", "message": type(exc).__name__}
             return await self._finish(state, RunStatus.FAILED, None, error)
         finished = await self._finish(state, status, output, error)
-        if status is RunStatus.SUCCEEDED and run.conversation_id and output is not None:
+        succeeded = finished.status == RunStatus.SUCCEEDED.value
+        if succeeded and run.conversation_id and output is not None:
             await self.memory.append(
                 run.conversation_id, run.id, [("user", as_text(run.input)), ("assistant", output)]
             )
@@ -466,6 +469,15 @@ class AgentRuntime:
             "finished_at": utcnow(),
         }
         async with self.db.transaction() as session:
+            if status is RunStatus.SUCCEEDED and self.charges is not None:
+                try:
+                    async with session.begin_nested():
+                        await self.charges.charge(session, run)
+                except PaymentRequired as exc:
+                    # Its result is withheld: a run that was not paid for did not succeed.
+                    status, output = RunStatus.FAILED, None
+                    error = {"type": exc.code, "message": exc.message}
+                    values.update(status=status.value, output=output, error=error)
             await session.execute(update(Run).where(Run.id == run.id).values(**values))
             session.add_all(state.unsaved)
         for field_name, value in values.items():

@@ -120,6 +120,10 @@ class AgentOut(BaseModel):
     variables: dict[str, str]
     max_steps: int
     version: int
+    source_listing_id: str | None = Field(
+        default=None, description="The marketplace listing it was installed from"
+    )
+    source_listing_version: int | None = None
     created_by: str | None
     created_at: datetime
     updated_at: datetime

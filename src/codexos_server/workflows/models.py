@@ -53,6 +53,9 @@ class Workflow(IdMixin, TimestampMixin, Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     # Outbound webhooks: [{"url", "events": ["run.succeeded", "run.failed"], "secret_encrypted"}]
     webhooks: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    # Set when the workflow was installed from the marketplace.
+    source_listing_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    source_listing_version: Mapped[int | None] = mapped_column(Integer)
 
 
 class WorkflowVersion(IdMixin, TimestampMixin, Base):

@@ -35,6 +35,8 @@ class WorkflowOut(BaseModel):
     spec: dict[str, Any]
     version: int
     webhooks: list[dict[str, Any]]
+    source_listing_id: str | None = None  # the marketplace listing it was installed from
+    source_listing_version: int | None = None
     created_by: str | None
     created_at: datetime
     updated_at: datetime

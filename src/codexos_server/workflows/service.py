@@ -37,6 +37,8 @@ def workflow_out(row: Workflow) -> WorkflowOut:
         spec=row.spec,
         version=row.version,
         webhooks=hooks,
+        source_listing_id=row.source_listing_id,
+        source_listing_version=row.source_listing_version,
         created_by=row.created_by,
         created_at=row.created_at,
         updated_at=row.updated_at,

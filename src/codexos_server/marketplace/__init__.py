@@ -1,0 +1,1 @@
+"""The marketplace: listings, packages, installs, purchases, per-run charges and reviews."""
