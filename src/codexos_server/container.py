@@ -48,7 +48,11 @@ from codexos_server.jobs.store import JobStore
 from codexos_server.llm.providers import ProviderService
 from codexos_server.llm.registry import ModelRegistry
 from codexos_server.marketplace.discovery import DiscoveryService
-from codexos_server.marketplace.installs import InstallService, PerRunCharges
+from codexos_server.marketplace.installs import (
+    InstallService,
+    PerRunCharges,
+    revoke_refunded_purchase,
+)
 from codexos_server.marketplace.listings import ListingService
 from codexos_server.marketplace.reviews import ReviewService
 from codexos_server.netguard import FetchPolicy, SafeHttpClient
@@ -241,6 +245,7 @@ def build_container(settings: Settings, role: Role = "api") -> Container:
         reviews=ReviewService(db),
     )
     runtime.charges = PerRunCharges(ledger)
+    container.billing.refund_hooks.append(revoke_refunded_purchase)
     runtime.services = container
     workflow_engine.services = container
     if runner is not None:

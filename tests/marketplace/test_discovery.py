@@ -12,6 +12,7 @@ from sqlalchemy import update
 from codexos_server.container import Container
 from codexos_server.db.base import utcnow
 from codexos_server.marketplace.models import Install
+from codexos_server.pagination import encode_cursor
 from tests.conftest import Account, assert_envelope
 from tests.marketplace.helpers import admin_account, fund_account, install, published_agent_listing
 
@@ -118,6 +119,8 @@ async def test_search_filters_and_sorts(
         {"min_rating": "x"},
         {"limit": 0},
         {"cursor": "not-a-cursor"},
+        {"cursor": encode_cursor(10**12, "")},
+        {"cursor": encode_cursor(-1, "")},
         {"q": "x" * 201},
     ):
         r = await client.get("/marketplace/listings", params=params, headers=viewer.headers())
@@ -176,3 +179,6 @@ async def test_pagination_and_detail(
     third = await make_account()
     assert_envelope(await install(client, third, lid, version=3), 404, "RESOURCE_NOT_FOUND")
     assert_envelope(await install(client, third, lid, version=0), 422, "VALIDATION_ERROR")
+    assert_envelope(await install(client, third, lid, version=10**12), 422, "VALIDATION_ERROR")
+    r = await client.get(f"/marketplace/listings/{lid}/versions/{10**12}", headers=user.headers())
+    assert_envelope(r, 422, "VALIDATION_ERROR")

@@ -104,6 +104,18 @@ async def test_one_time_listing_must_be_bought_once(
     assert json.dumps(earnings).count(lid) >= 1
     purchases = (await client.get("/marketplace/purchases", headers=buyer.headers())).json()
     assert [p["listing_id"] for p in purchases["items"]] == [lid]
+    # An admin refund gives the credits back and revokes the purchase.
+    r = await client.post(
+        f"/billing/transactions/{first.json()['transaction_id']}/refund",
+        json={"reason": "asked"},
+        headers=admin.headers(),
+    )
+    assert r.status_code == 201, r.text
+    assert await wallet(client, buyer) == 120 and await wallet(client, creator) == 0
+    purchases = (await client.get("/marketplace/purchases", headers=buyer.headers())).json()
+    assert purchases["items"] == []
+    detail = (await client.get(f"/marketplace/listings/{lid}", headers=buyer.headers())).json()
+    assert detail["viewer"]["purchased"] is False and detail["viewer"]["installed_version"] == 1
     await assert_invariants(container)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -104,6 +105,9 @@ class BillingService:
         self.db = db
         self.ledger = ledger
         self.providers = providers
+        # Called in the refund's transaction with the refunded transaction (the marketplace
+        # revokes a refunded purchase).
+        self.refund_hooks: list[Callable[[AsyncSession, LedgerTransaction], Awaitable[None]]] = []
 
     @staticmethod
     async def _wallet_id(session: AsyncSession, workspace_id: str) -> str | None:
@@ -234,6 +238,8 @@ class BillingService:
                     "This transaction was already refunded",
                     {"refund_id": posted.transaction.id},
                 )
+            for hook in self.refund_hooks:
+                await hook(session, original)
             return (await _views(session, [posted.transaction], None))[0]
 
     async def earnings(

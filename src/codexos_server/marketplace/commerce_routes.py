@@ -56,7 +56,10 @@ IdempotencyKey = Annotated[
     operation_id="marketplace_listings_purchase",
     summary="Buy a one-time listing for your workspace",
     responses={
-        200: {"description": "Already bought: the earlier purchase, nothing charged"},
+        200: {
+            "model": PurchaseOut,
+            "description": "Already bought: the earlier purchase, nothing charged",
+        },
         **errors(402, 404, 409),
     },
 )

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from codexos_server.auth.principal import Principal
 from codexos_server.db.base import utcnow
 from codexos_server.db.database import Database
+from codexos_server.errors import ValidationFailed
 from codexos_server.marketplace.listings import ListingService, listing_out, version_out
 from codexos_server.marketplace.models import (
     Install,
@@ -41,6 +42,7 @@ from codexos_server.workspaces.permissions import Action
 
 TRENDING_DAYS = 7
 RECENT_REVIEWS = 5
+MAX_OFFSET = 10**9
 
 
 def _text_filter(stmt: Select[Any], dialect: str, query: str) -> Select[Any] | None:
@@ -70,8 +72,10 @@ def _offset(params: PageParams) -> int:
     if params.cursor is None:
         return 0
     offset, _ = decode_cursor(params.cursor, as_datetime=False)
-    if not isinstance(offset, int) or offset < 0:
-        decode_cursor("!")  # raises the same "Invalid cursor" error
+    if not isinstance(offset, int) or not 0 <= offset <= MAX_OFFSET:
+        raise ValidationFailed(
+            "Invalid cursor", [{"field": "cursor", "message": "is not a cursor from this API"}]
+        )
     return int(offset)
 
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from codexos_server.agents.models import Agent, Run
 from codexos_server.auth.principal import Principal
 from codexos_server.billing.ledger import Ledger
-from codexos_server.billing.models import LedgerAccount, TransactionKind
+from codexos_server.billing.models import LedgerAccount, LedgerTransaction, TransactionKind
 from codexos_server.db.database import Database
 from codexos_server.errors import Conflict, NotFound, PaymentRequired, PurchaseRequired
 from codexos_server.marketplace.listings import ListingService
@@ -311,6 +311,13 @@ class InstallService:
                 Install.workspace_id == workspace_id, Install.listing_id == listing_id
             )
         )
+
+
+async def revoke_refunded_purchase(session: AsyncSession, refunded: LedgerTransaction) -> None:
+    """A refunded purchase is no longer owned: installing again means buying again (what
+    was installed stays)."""
+    if refunded.kind == TransactionKind.PURCHASE.value:
+        await session.execute(delete(Purchase).where(Purchase.transaction_id == refunded.id))
 
 
 class PerRunCharges:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
 from codexos_server.auth.deps import scoped
 from codexos_server.auth.principal import Principal
@@ -13,6 +13,7 @@ from codexos_server.marketplace.discovery import DiscoveryService
 from codexos_server.marketplace.listings import ListingService
 from codexos_server.marketplace.models import PricingModel
 from codexos_server.marketplace.schemas import (
+    MAX_VERSION,
     Category,
     ListingCreate,
     ListingDetail,
@@ -176,7 +177,10 @@ async def create_version(
     responses=errors(404),
 )
 async def get_version(
-    listing_id: str, version: int, listings: ListingsDep, principal: Reader
+    listing_id: str,
+    version: Annotated[int, Path(ge=1, le=MAX_VERSION)],
+    listings: ListingsDep,
+    principal: Reader,
 ) -> VersionDetail:
     return await listings.version(principal, listing_id, version)
 

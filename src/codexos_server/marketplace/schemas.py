@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from codexos_server.billing.ledger import MAX_AMOUNT
 from codexos_server.marketplace.models import ListingStatus, PricingModel, ResourceType
 
+MAX_VERSION = 1_000_000
 _TAG = re.compile(r"^[a-z0-9][a-z0-9\-]{0,29}$")
 
 
@@ -205,7 +206,9 @@ class ListingDetail(ListingOut):
 class InstallCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    version: int | None = Field(default=None, ge=1, description="Default: the latest version")
+    version: int | None = Field(
+        default=None, ge=1, le=MAX_VERSION, description="Default: the latest version"
+    )
     name: str | None = Field(
         default=None, min_length=1, max_length=200, description="Name of the new agent/workflow"
     )
@@ -214,7 +217,9 @@ class InstallCreate(BaseModel):
 class InstallUpdateRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    version: int | None = Field(default=None, ge=1, description="Default: the latest version")
+    version: int | None = Field(
+        default=None, ge=1, le=MAX_VERSION, description="Default: the latest version"
+    )
 
 
 class InstallOut(BaseModel):
