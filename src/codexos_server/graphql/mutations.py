@@ -22,6 +22,7 @@ from codexos_server.graphql.inputs import (
     WorkflowUpdateInput,
     to_model,
 )
+from codexos_server.graphql.marketplace import MarketplaceMutations
 from codexos_server.graphql.types import (
     Agent,
     Approval,
@@ -37,7 +38,7 @@ from codexos_server.workflows.schemas import RunCreate, WorkflowCreate, Workflow
 
 
 @strawberry.type
-class Mutation:
+class Mutation(MarketplaceMutations):
     # -- agents ---------------------------------------------------------------------------
 
     @strawberry.mutation

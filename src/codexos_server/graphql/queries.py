@@ -6,6 +6,7 @@ import strawberry
 
 from codexos_server.agents.models import AgentType, RunStatus
 from codexos_server.graphql.context import Info
+from codexos_server.graphql.marketplace import MarketplaceQueries
 from codexos_server.graphql.relay import Connection, by_position, connection, page_params
 from codexos_server.graphql.types import (
     Agent,
@@ -36,7 +37,7 @@ class AgentFilter:
 
 
 @strawberry.type
-class Query:
+class Query(MarketplaceQueries):
     @strawberry.field(description="The caller's profile")
     async def me(self, info: Info) -> User:
         actor = info.context.require("profile")

@@ -13,6 +13,7 @@ from strawberry.types import ExecutionContext
 
 from codexos_server.config import Settings
 from codexos_server.graphql.errors import classify
+from codexos_server.graphql.marketplace import CREDITS_SCALAR, Credits
 from codexos_server.graphql.limits import OperationLimits
 from codexos_server.graphql.mutations import Mutation
 from codexos_server.graphql.queries import Query
@@ -48,5 +49,8 @@ def build_schema(settings: Settings) -> CodexSchema:
         subscription=Subscription,
         extensions=extensions,
         # Suggestions ("did you mean …") would reveal the schema introspection hides.
-        config=StrawberryConfig(disable_field_suggestions=not settings.graphql_introspection),
+        config=StrawberryConfig(
+            disable_field_suggestions=not settings.graphql_introspection,
+            scalar_map={Credits: CREDITS_SCALAR},
+        ),
     )

@@ -68,7 +68,8 @@ def _text_filter(stmt: Select[Any], dialect: str, query: str) -> Select[Any] | N
     )
 
 
-def _offset(params: PageParams) -> int:
+def page_offset(params: PageParams) -> int:
+    """Where a page of an offset-paged feed starts. Raises: ValidationFailed."""
     if params.cursor is None:
         return 0
     offset, _ = decode_cursor(params.cursor, as_datetime=False)
@@ -108,7 +109,7 @@ class DiscoveryService:
             )
         if creator is not None:
             stmt = stmt.where(Listing.workspace_id == creator)
-        offset = _offset(params)
+        offset = page_offset(params)
         async with self.db.read() as session:
             if q:
                 narrowed = _text_filter(stmt, session.get_bind().dialect.name, q)
@@ -148,7 +149,7 @@ class DiscoveryService:
     async def mine(self, actor: Principal, params: PageParams) -> Page[ListingOut]:
         """The workspace's own listings in every status, newest first."""
         actor.require(Action.READ)
-        offset = _offset(params)
+        offset = page_offset(params)
         async with self.db.read() as session:
             rows = (
                 await session.scalars(
@@ -168,7 +169,7 @@ class DiscoveryService:
     async def pending(self, actor: Principal, params: PageParams) -> Page[ListingOut]:
         """Admins: listings waiting for review, oldest first."""
         actor.require_admin()
-        offset = _offset(params)
+        offset = page_offset(params)
         async with self.db.read() as session:
             rows = (
                 await session.scalars(
