@@ -129,5 +129,5 @@ def create_app(settings: Settings | None = None, container: Container | None = N
                 "X-RateLimit-Reset",
             ],
         )
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(RequestContextMiddleware, observers=container.request_observers)
     return app

@@ -3,7 +3,7 @@ WebSocket and the CLI. Routes reach a single service through a small dependency.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from starlette.requests import HTTPConnection
@@ -55,6 +55,7 @@ from codexos_server.marketplace.installs import (
 )
 from codexos_server.marketplace.listings import ListingService
 from codexos_server.marketplace.reviews import ReviewService
+from codexos_server.monitoring.requests import RequestObserver
 from codexos_server.netguard import FetchPolicy, SafeHttpClient
 from codexos_server.rag.blobs import BlobStore, LocalBlobStore
 from codexos_server.rag.documents import DocumentService
@@ -118,6 +119,8 @@ class Container:
     discovery: DiscoveryService
     installs: InstallService
     reviews: ReviewService
+    # Told about every HTTP request by the request middleware (metrics, request records).
+    request_observers: list[RequestObserver] = field(default_factory=list)
 
     async def start(self) -> None:
         """Start background machinery: the job queue (and runner, where this process runs

@@ -9,14 +9,17 @@ from __future__ import annotations
 import os
 import re
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import structlog
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from codexos_server.db.base import utcnow
 from codexos_server.errors import InternalError, PayloadTooLarge, error_response
 from codexos_server.log import get_logger
+from codexos_server.monitoring.requests import UNMATCHED_ROUTE, RequestObserver, RequestRecord
 
 log = get_logger("codexos.http")
 
@@ -57,11 +60,13 @@ def new_request_id() -> str:
 
 
 class RequestContextMiddleware:
-    """Assigns the request id, echoes it, logs one line per request and turns any unhandled
-    exception into a 500 envelope (the traceback goes to the log, never to the client)."""
+    """Assigns the request id, echoes it, logs one line per request, tells the observers
+    (metrics, request records) about it and turns any unhandled exception into a 500
+    envelope (the traceback goes to the log, never to the client)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, observers: Sequence[RequestObserver] = ()) -> None:
         self.app = app
+        self.observers = tuple(observers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -85,6 +90,10 @@ class RequestContextMiddleware:
             await send(message)
 
         structlog.contextvars.bind_contextvars(request_id=request_id)
+        http = scope["type"] == "http"
+        if http:
+            for observer in self.observers:
+                observer.request_started()
         try:
             await self.app(scope, receive, send_with_id)
         except Exception:
@@ -98,18 +107,35 @@ class RequestContextMiddleware:
                 )
                 await response(scope, receive, send_with_id)
         finally:
-            if scope["type"] == "http":
-                principal = scope["state"].get("principal")
-                log.info(
-                    "request",
-                    method=scope.get("method"),
-                    path=scope.get("path"),
-                    status=status,
-                    duration_ms=round((time.perf_counter() - started) * 1000, 2),
-                    user_id=getattr(principal, "user_id", None),
-                    workspace_id=getattr(principal, "workspace_id", None),
-                )
+            if http:
+                self._finished(scope, status, time.perf_counter() - started)
             structlog.contextvars.unbind_contextvars("request_id")
+
+    def _finished(self, scope: Scope, status: int, seconds: float) -> None:
+        principal = scope["state"].get("principal")
+        route = scope.get("route")
+        record = RequestRecord(
+            finished_at=utcnow(),
+            method=str(scope.get("method")),
+            route=getattr(route, "path", None) or UNMATCHED_ROUTE,
+            status=status,
+            duration_ms=round(seconds * 1000, 3),
+            workspace_id=getattr(principal, "workspace_id", None),
+            user_id=getattr(principal, "user_id", None),
+            api_key_id=getattr(principal, "api_key_id", None),
+        )
+        log.info(
+            "request",
+            method=record.method,
+            path=scope.get("path"),
+            route=record.route,
+            status=status,
+            duration_ms=round(record.duration_ms, 2),
+            user_id=record.user_id,
+            workspace_id=record.workspace_id,
+        )
+        for observer in self.observers:
+            observer.request_finished(record)
 
 
 class BodySizeLimitMiddleware:

@@ -13,8 +13,8 @@ from strawberry.types import ExecutionContext
 
 from codexos_server.config import Settings
 from codexos_server.graphql.errors import classify
-from codexos_server.graphql.marketplace import CREDITS_SCALAR, Credits
 from codexos_server.graphql.limits import OperationLimits
+from codexos_server.graphql.marketplace import CREDITS_SCALAR, Credits
 from codexos_server.graphql.mutations import Mutation
 from codexos_server.graphql.queries import Query
 from codexos_server.graphql.subscriptions import Subscription
