@@ -185,6 +185,28 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
 
+    # Monitoring
+    monitoring_enabled: bool = Field(
+        default=True,
+        description="Request records, usage roll-ups and Prometheus metrics (off: none of them)",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token Prometheus sends to scrape /metrics; unset: /metrics refuses",
+    )
+    monitoring_flush_seconds: float = Field(
+        default=1.0, gt=0, le=60, description="How often buffered request records are written"
+    )
+    monitoring_retention_days: int = Field(
+        default=30, ge=1, le=3650, description="Raw request records kept; roll-ups are kept"
+    )
+    otel_endpoint: str | None = Field(
+        default=None,
+        description="OTLP/HTTP endpoint (http://collector:4318) for OpenTelemetry traces; "
+        "unset: no tracing and no cost",
+    )
+    otel_service_name: str = Field(default="codexos", max_length=100)
+
     def resolved_database_url(self) -> str:
         """The configured database URL, or the embedded SQLite file in the data directory."""
         if self.database_url:
