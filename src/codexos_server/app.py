@@ -28,6 +28,10 @@ from codexos_server.marketplace.commerce_routes import router as marketplace_com
 from codexos_server.marketplace.routes import router as marketplace_router
 from codexos_server.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from codexos_server.monitoring.health import router as health_router
+from codexos_server.monitoring.routes import router as monitoring_router
+from codexos_server.monitoring.scrape import METRICS_PATH
+from codexos_server.monitoring.scrape import router as metrics_router
+from codexos_server.monitoring.tracing import TracingMiddleware
 from codexos_server.openapi import build_openapi
 from codexos_server.rag.routes import router as knowledge_router
 from codexos_server.realtime.ws import router as ws_router
@@ -45,8 +49,8 @@ Authenticate with `Authorization: Bearer <access token or API key>`. Choose a wo
 `X-Request-ID` and the `X-RateLimit-*` headers.
 """
 
-# Probes must keep working when a client has spent its budget.
-RATE_LIMIT_EXEMPT = frozenset({f"{API_PREFIX}/health", f"{API_PREFIX}/ready"})
+# Probes and the Prometheus scrape must keep working when a client has spent its budget.
+RATE_LIMIT_EXEMPT = frozenset({f"{API_PREFIX}/health", f"{API_PREFIX}/ready", METRICS_PATH})
 
 
 def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
@@ -92,10 +96,12 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         marketplace_router,
         marketplace_commerce_router,
         billing_router,
+        monitoring_router,
         ws_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(GraphQLEndpoint(container), prefix=API_PREFIX)
+    app.include_router(metrics_router)  # /metrics, at the root like every exporter
     install_docs(app)
 
     def openapi() -> dict[str, Any]:
@@ -129,5 +135,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
                 "X-RateLimit-Reset",
             ],
         )
+    if container.tracing is not None:
+        # Inside the request context: the span sees the request id and the route.
+        app.add_middleware(TracingMiddleware)
     app.add_middleware(RequestContextMiddleware, observers=container.request_observers)
     return app

@@ -17,6 +17,7 @@ from codexos_server.db.migrate import current_revision, head_revision, upgrade
 from codexos_server.errors import AppError
 from codexos_server.jobs.worker import run_worker
 from codexos_server.log import configure_logging
+from codexos_server.monitoring.prometheus import multiprocess_directory
 from codexos_server.users.models import Tier, UserRole
 
 app = typer.Typer(help="CodexOS: a self-hosted AI agent platform.", no_args_is_help=True)
@@ -59,15 +60,17 @@ def serve(
             "run `codexos migrate` first.[/yellow]"
         )
         raise typer.Exit(1)
-    uvicorn.run(
-        "codexos_server.asgi:app",
-        host=host,
-        port=port,
-        reload=reload,
-        workers=workers,
-        log_config=None,
-        proxy_headers=True,
-    )
+    # Several workers share their Prometheus metrics through a directory (docs/metrics.md).
+    with multiprocess_directory(workers if settings.monitoring_enabled else 1):
+        uvicorn.run(
+            "codexos_server.asgi:app",
+            host=host,
+            port=port,
+            reload=reload,
+            workers=workers,
+            log_config=None,
+            proxy_headers=True,
+        )
 
 
 @app.command()

@@ -55,7 +55,14 @@ from codexos_server.marketplace.installs import (
 )
 from codexos_server.marketplace.listings import ListingService
 from codexos_server.marketplace.reviews import ReviewService
+from codexos_server.monitoring.budgets import BudgetService, RunBudgets
+from codexos_server.monitoring.prometheus import Metrics, NullMetrics, PrometheusMetrics
+from codexos_server.monitoring.recorder import RequestRecorder
 from codexos_server.monitoring.requests import RequestObserver
+from codexos_server.monitoring.rollup import Rollup
+from codexos_server.monitoring.service import MonitoringService
+from codexos_server.monitoring.system import SystemService
+from codexos_server.monitoring.tracing import Tracing, setup_tracing
 from codexos_server.netguard import FetchPolicy, SafeHttpClient
 from codexos_server.rag.blobs import BlobStore, LocalBlobStore
 from codexos_server.rag.documents import DocumentService
@@ -119,23 +126,36 @@ class Container:
     discovery: DiscoveryService
     installs: InstallService
     reviews: ReviewService
+    monitoring: MonitoringService
+    system: SystemService
+    budgets: BudgetService
+    request_recorder: RequestRecorder | None
     # Told about every HTTP request by the request middleware (metrics, request records).
     request_observers: list[RequestObserver] = field(default_factory=list)
+    tracing: Tracing | None = None  # OpenTelemetry spans, when otel_endpoint is set
+    metrics: Metrics = field(default_factory=NullMetrics)  # Prometheus, when monitoring is on
 
     async def start(self) -> None:
         """Start background machinery: the job queue (and runner, where this process runs
         jobs) and the workflow scheduler (on every node: a slot fires once anyway)."""
         await self.queue.start()
+        if self.request_recorder is not None:
+            self.request_recorder.start()
         if self.settings.scheduler_enabled:
             self.scheduler.start()
 
     async def close(self) -> None:
         await self.scheduler.stop()
+        if self.request_recorder is not None:
+            await self.request_recorder.close()
         await self.queue.stop()
         await self.events.close()
         await self.models.close()
         await self.embedders.close()
         await self.db.dispose()
+        if self.tracing is not None:
+            await self.tracing.close()
+        self.metrics.close()
 
 
 Role = Literal["api", "worker"]
@@ -190,6 +210,12 @@ def build_container(settings: Settings, role: Role = "api") -> Container:
     )
     workflow_engine.finish_hooks.append(workflow_webhooks.on_run_finished)
     ledger = Ledger(settings.marketplace_fee_percent)
+    rollup = Rollup(db, settings.monitoring_retention_days)
+    recorder = (
+        RequestRecorder(db, rollup, settings.monitoring_flush_seconds)
+        if settings.monitoring_enabled and role == "api"
+        else None
+    )
     container = Container(
         settings=settings,
         db=db,
@@ -246,13 +272,24 @@ def build_container(settings: Settings, role: Role = "api") -> Container:
         discovery=DiscoveryService(db),
         installs=InstallService(db, ledger),
         reviews=ReviewService(db),
+        monitoring=MonitoringService(db, rollup),
+        system=SystemService(db, rollup, settings),
+        budgets=BudgetService(db),
+        request_recorder=recorder,
     )
+    runtime.budgets = RunBudgets(events)
+    if recorder is not None:
+        container.request_observers.append(recorder)
     runtime.charges = PerRunCharges(ledger)
     container.billing.refund_hooks.append(revoke_refunded_purchase)
+    if settings.monitoring_enabled:
+        container.metrics = prometheus = PrometheusMetrics(db)
+        container.request_observers.append(prometheus)
     runtime.services = container
     workflow_engine.services = container
     if runner is not None:
         runner.services = container
+    container.tracing = setup_tracing(settings, role)
     return container
 
 

@@ -16,6 +16,7 @@ import structlog
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from codexos_server.config import API_PREFIX
 from codexos_server.db.base import utcnow
 from codexos_server.errors import InternalError, PayloadTooLarge, error_response
 from codexos_server.log import get_logger
@@ -113,11 +114,10 @@ class RequestContextMiddleware:
 
     def _finished(self, scope: Scope, status: int, seconds: float) -> None:
         principal = scope["state"].get("principal")
-        route = scope.get("route")
         record = RequestRecord(
             finished_at=utcnow(),
             method=str(scope.get("method")),
-            route=getattr(route, "path", None) or UNMATCHED_ROUTE,
+            route=route_template(scope),
             status=status,
             duration_ms=round(seconds * 1000, 3),
             workspace_id=getattr(principal, "workspace_id", None),
@@ -192,6 +192,19 @@ class _BodyTooLarge(StarletteHTTPException):
 
     def __init__(self) -> None:
         super().__init__(status_code=413, detail="Request body is too large")
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route's path template. Routers included under the API prefix keep their
+    own paths on the route object (FastAPI resolves included routers lazily), so the prefix
+    is added back from the request path."""
+    template = str(getattr(scope.get("route"), "path", "") or "")
+    if not template:
+        return UNMATCHED_ROUTE
+    path = str(scope.get("path", ""))
+    if path.startswith(API_PREFIX + "/") and not template.startswith(API_PREFIX + "/"):
+        return API_PREFIX + template
+    return template
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

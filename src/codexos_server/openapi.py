@@ -117,6 +117,10 @@ TAGS = [
         "description": "Listings, discovery, purchases, installs, updates, reviews, moderation",
     },
     {"name": "billing", "description": "Credits: wallet, transactions, earnings, top-ups, grants"},
+    {
+        "name": "monitoring",
+        "description": "Workspace metrics, agent stats, usage and cost, budgets, system status",
+    },
     {"name": "jobs", "description": "Background jobs: status, results, cancellation"},
     {"name": "system", "description": "Health, readiness and API documentation"},
 ]

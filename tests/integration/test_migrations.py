@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection, make_url
 from codexos_server.db.database import Database
 from codexos_server.db.migrate import current_revision, head_revision, upgrade
 from codexos_server.db.models import metadata
-from codexos_server.rag.index.tables import include_name
+from codexos_server.db.unmodelled import include_name
 
 
 async def _fresh(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Database:

@@ -115,6 +115,7 @@ class Run(IdMixin, TimestampMixin, Base):
         ForeignKey("conversations.id", ondelete="SET NULL"), index=True
     )
     user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    api_key_id: Mapped[str | None] = mapped_column(String(36))  # the key it was started with
     parent_run_id: Mapped[str | None] = mapped_column(String(36))
     depth: Mapped[int] = mapped_column(Integer, default=0)
     mode: Mapped[str] = mapped_column(String(8), default="sync")  # sync | async | stream
@@ -132,7 +133,7 @@ class Run(IdMixin, TimestampMixin, Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
     request_hash: Mapped[str | None] = mapped_column(String(64))
     started_at: Mapped[datetime | None] = mapped_column()
-    finished_at: Mapped[datetime | None] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column(index=True)
 
 
 class RunStep(IdMixin, TimestampMixin, Base):

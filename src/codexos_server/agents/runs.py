@@ -74,7 +74,8 @@ class RunService:
         earlier run and `created=False`.
 
         Raises: NotFound (agent or conversation), Conflict (key reused for another request),
-        PaymentRequired (a paid-per-run agent and a wallet that cannot pay for a run).
+        PaymentRequired (a paid-per-run agent and a wallet that cannot pay for a run),
+        RateLimitExceeded (a budget covering the run is used up).
         """
         actor.require(Action.EXECUTE)
         request_hash = make_request_hash(agent_id, body.model_dump(mode="json", by_alias=True))
@@ -85,6 +86,10 @@ class RunService:
         try:
             async with self.db.transaction() as session:
                 agent = await self.agents.load(session, actor, agent_id)
+                if self.runtime.budgets is not None:
+                    await self.runtime.budgets.check(
+                        session, actor.workspace_id, agent.id, actor.api_key_id
+                    )
                 if self.runtime.charges is not None:
                     await self.runtime.charges.check(session, actor.workspace_id, agent.id)
                 if body.conversation_id:
@@ -103,6 +108,7 @@ class RunService:
                     agent_version=agent.version,
                     conversation_id=body.conversation_id,
                     user_id=actor.user_id,
+                    api_key_id=actor.api_key_id,
                     parent_run_id=parent_run_id,
                     depth=depth,
                     mode=mode,

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from codexos_server.agents.charging import RunCharges
+from codexos_server.agents.charging import RunBudgets, RunCharges
 from codexos_server.agents.memory import ConversationMemory
 from codexos_server.agents.models import AgentType, AgentVersion, Run, RunStatus, RunStep
 from codexos_server.agents.tools.base import (
@@ -35,6 +35,8 @@ from codexos_server.llm.port import ModelError
 from codexos_server.llm.providers import ProviderService, ResolvedModel
 from codexos_server.llm.types import ChatMessage, ChatRequest, ChatResult, Usage
 from codexos_server.log import get_logger
+from codexos_server.monitoring import tracing
+from codexos_server.monitoring.prometheus import metrics_of
 
 log = get_logger("codexos.agents")
 
@@ -114,6 +116,7 @@ class AgentRuntime:
         self.settings = settings
         self.services: Any = None  # the Container, for tools that call other services
         self.charges: RunCharges | None = None  # per-run pricing (the marketplace)
+        self.budgets: RunBudgets | None = None  # usage budgets (monitoring)
 
     async def execute(self, run_id: str, *, emit_tokens: bool, is_cancelled: Canceller) -> None:
         """Run a queued run (a background job) to its end. A run that already started is
@@ -204,7 +207,9 @@ class AgentRuntime:
             # a run cancelled while still queued never gets here.
             if step and await is_cancelled():
                 raise RunCancelled
-            result = await self._model_call(state, messages, tools, model_settings, emit_tokens)
+            with tracing.model_span(run.id, state.model) as traced:
+                result = await self._model_call(state, messages, tools, model_settings, emit_tokens)
+                tracing.record_model_result(traced, result)
             last_content = result.content
             if not result.tool_calls or not tools:
                 return result.content, RunStatus.SUCCEEDED, None
@@ -212,9 +217,10 @@ class AgentRuntime:
             for call in result.tool_calls:
                 if await is_cancelled():
                     raise RunCancelled
-                observation = await self._tool_call(
-                    state, tools, call.name, call.arguments, call.id
-                )
+                with tracing.tool_span(run.id, call.name, call.id):
+                    observation = await self._tool_call(
+                        state, tools, call.name, call.arguments, call.id
+                    )
                 messages.append(
                     ChatMessage("tool", observation, tool_call_id=call.id, name=call.name)
                 )
@@ -307,6 +313,9 @@ class AgentRuntime:
             error = {"type": "model_error", "message": str(exc)}
             raise
         finally:
+            metrics_of(self.services).model_call(
+                state.model.provider, result, time.perf_counter() - clock
+            )
             await self._record(
                 state,
                 "model_call",
@@ -381,6 +390,7 @@ class AgentRuntime:
             error = {"type": "tool_exception", "message": f"{type(exc).__name__}: {exc}"[:500]}
         if error is not None:
             observation = f"Error: {error['message']}"
+            tracing.record_error(error["type"])
         await self._record(
             state,
             "tool_call",
@@ -480,8 +490,14 @@ class AgentRuntime:
                     values.update(status=status.value, output=output, error=error)
             await session.execute(update(Run).where(Run.id == run.id).values(**values))
             session.add_all(state.unsaved)
-        for field_name, value in values.items():
-            setattr(run, field_name, value)
+            for field_name, value in values.items():
+                setattr(run, field_name, value)
+            budget_events = (
+                await self.budgets.record(session, run) if self.budgets is not None else []
+            )
+        if budget_events and self.budgets is not None:
+            await self.budgets.publish(budget_events)
+        metrics_of(self.services).run_finished(status.value, float(values["cost"]))
         payload: dict[str, Any] = {
             "run_id": run.id,
             "status": status.value,

@@ -27,6 +27,7 @@ SCOPES: dict[str, str] = {
     "marketplace:read": "Browse listings and read your wallet",
     "marketplace:write": "Publish, install, purchase and review",
     "monitoring:read": "Read metrics, usage and costs",
+    "monitoring:write": "Set usage budgets",
     "jobs:read": "Read background jobs",
     "jobs:write": "Cancel background jobs",
     "admin": "Administer the server (only for users with the admin role)",

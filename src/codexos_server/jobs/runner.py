@@ -26,6 +26,7 @@ from codexos_server.jobs.models import JobStatus
 from codexos_server.jobs.registry import JOB_KINDS, JobKind
 from codexos_server.jobs.store import ClaimedJob, JobStore
 from codexos_server.log import get_logger
+from codexos_server.monitoring.prometheus import metrics_of
 
 log = get_logger("codexos.jobs")
 
@@ -44,6 +45,7 @@ class _Running:
         self.lease_lost = False
         self.forced_cancel = False
         self.cancel_seen_at: float | None = None
+        self.started = time.perf_counter()
 
     def request_cancel(self) -> None:
         if not self.ctx._cancel.is_set():
@@ -313,6 +315,7 @@ class JobRunner:
         error: dict[str, Any] | None = None,
     ) -> None:
         if await self.store.finish(job.id, self.worker_id, status, result=result, error=error):
+            self._observe(job, status.value)
             data: dict[str, Any] = {"attempt": job.attempt}
             if error:
                 data["error"] = error
@@ -329,6 +332,7 @@ class JobRunner:
             if await self.store.retry_later(
                 job.id, self.worker_id, error, utcnow() + timedelta(seconds=delay)
             ):
+                self._observe(job, "retrying")
                 await publish_job_event(
                     self.events,
                     job.id,
@@ -338,3 +342,10 @@ class JobRunner:
                 )
             return
         await self._finish(job, JobStatus.FAILED, error=error)
+
+    def _observe(self, job: ClaimedJob, outcome: str) -> None:
+        """Report an attempt's outcome and duration to the metrics."""
+        running = self._running.get(job.id)
+        if running is not None:
+            seconds = time.perf_counter() - running.started
+            metrics_of(self.services).job_finished(job.kind, outcome, seconds)

@@ -20,6 +20,7 @@ from codexos_server.events.bus import EventBus, workspace_channel
 from codexos_server.jobs.context import JobContext, JobFailed
 from codexos_server.jobs.registry import job_kind
 from codexos_server.log import get_logger
+from codexos_server.monitoring.prometheus import metrics_of
 from codexos_server.rag.blobs import BlobStore
 from codexos_server.rag.documents import document_channel
 from codexos_server.rag.index.port import VectorIndex
@@ -172,4 +173,7 @@ class IngestionPipeline:
 @job_kind(INGEST_JOB, timeout=3600, max_attempts=3, backoff_base=2.0)
 async def ingest_document(ctx: JobContext) -> dict[str, Any]:
     pipeline: IngestionPipeline = ctx.services.ingestion
-    return await pipeline.run(str(ctx.payload["document_id"]), ctx)
+    result = await pipeline.run(str(ctx.payload["document_id"]), ctx)
+    if "chunks" in result:  # not skipped (deleted, or indexed by an earlier attempt)
+        metrics_of(ctx.services).document_ingested(int(result["chunks"]))
+    return result

@@ -13,6 +13,7 @@ from codexos_server.db.database import Database
 from codexos_server.errors import Conflict, NotFound, ValidationFailed
 from codexos_server.jobs.service import JobService
 from codexos_server.llm.port import ModelUnavailable
+from codexos_server.monitoring.tracing import retrieval_span, set_attributes
 from codexos_server.pagination import Page, PageParams, paginate
 from codexos_server.rag.embed.port import Embedder, EmbeddingError
 from codexos_server.rag.embedders import EmbedderRegistry
@@ -295,20 +296,23 @@ class KnowledgeBaseService:
     ) -> builtins.list[Retrieved]:
         """Retrieval over one knowledge base (also used by rag agents and knowledge_search)."""
         settings: dict[str, Any] = kb.retrieval or {}
-        return await retrieve(
-            self.db,
-            self.index,
-            await self.embedder_for(kb),
-            kb.id,
-            kb.embedding_dimensions,
-            query,
-            mode=mode,  # type: ignore[arg-type]
-            top_k=top_k,
-            semantic_weight=float(settings.get("semantic_weight", 1.0)),
-            keyword_weight=float(settings.get("keyword_weight", 1.0)),
-            min_score=min_score,
-            filters=filters,
-        )
+        with retrieval_span(kb.id, mode, top_k) as traced:
+            hits = await retrieve(
+                self.db,
+                self.index,
+                await self.embedder_for(kb),
+                kb.id,
+                kb.embedding_dimensions,
+                query,
+                mode=mode,  # type: ignore[arg-type]
+                top_k=top_k,
+                semantic_weight=float(settings.get("semantic_weight", 1.0)),
+                keyword_weight=float(settings.get("keyword_weight", 1.0)),
+                min_score=min_score,
+                filters=filters,
+            )
+            set_attributes(traced, {"codexos.retrieval.hits": len(hits)})
+        return hits
 
     async def search_many(
         self, workspace_id: str, kb_ids: builtins.list[str], query: str, top_k: int | None = None

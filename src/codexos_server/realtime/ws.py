@@ -109,10 +109,13 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     if not counter.acquire(principal.user_id, settings.ws_max_connections_per_user):
         await _close(websocket, CLOSE_TOO_MANY, "too many connections for this user")
         return
+    metrics = get_container(websocket).metrics
+    metrics.websocket_opened()
     try:
         await _serve(websocket, principal, settings)
     finally:
         counter.release(principal.user_id)
+        metrics.websocket_closed()
 
 
 async def _serve(websocket: WebSocket, principal: Principal, settings: Settings) -> None:

@@ -23,6 +23,7 @@ from codexos_server.db.database import Database
 from codexos_server.events.bus import EventBus
 from codexos_server.jobs.service import JobService
 from codexos_server.log import get_logger
+from codexos_server.monitoring.tracing import node_span
 from codexos_server.workflows.graph import ERROR_BRANCH, edge_state, incoming, subgraph
 from codexos_server.workflows.models import (
     NODE_FINISHED,
@@ -197,7 +198,8 @@ class Engine:
             incoming_outputs,
         )
         try:
-            result = await self._execute(run, node, scope, env, resuming, started_at)
+            with node_span(run.id, node_id, node.type, attempt, pause=Paused):
+                result = await self._execute(run, node, scope, env, resuming, started_at)
         except Paused:
             return None
         except NodeError as exc:

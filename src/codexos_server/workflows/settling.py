@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from codexos_server.db.base import utcnow
+from codexos_server.monitoring.tracing import node_span
 from codexos_server.workflows.graph import decide, incoming
 from codexos_server.workflows.models import NodeRun, NodeStatus, RunStatus, WorkflowRun
 from codexos_server.workflows.nodes import EXECUTORS, NodeEnv, check_json
@@ -115,8 +116,9 @@ async def _inline(
         incoming_outputs,
     )
     try:
-        result = await EXECUTORS[node.type](node, scope, env)
-        check_json(result.output)
+        with node_span(run.id, node.id, node.type, 1, inline=True):
+            result = await EXECUTORS[node.type](node, scope, env)
+            check_json(result.output)
     except Exception:
         return False
     row = rows[node.id]

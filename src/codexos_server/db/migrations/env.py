@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 from codexos_server.db.models import metadata
-from codexos_server.rag.index.tables import include_name
+from codexos_server.db.unmodelled import include_name
 
 connection = context.config.attributes.get("connection")
 if connection is None:
@@ -16,7 +16,7 @@ context.configure(
     target_metadata=metadata,
     render_as_batch=connection.dialect.name == "sqlite",
     compare_type=True,
-    include_name=include_name,  # index-owned tables (migration 0005) are not models
+    include_name=include_name,
 )
 with context.begin_transaction():
     context.run_migrations()
