@@ -22,9 +22,20 @@ def counting(container: Container) -> Iterator[list[str]]:
     statements: list[str] = []
 
     def record(*args: Any) -> None:
-        # The job runner's poll and the scheduler's tick share the engine; only the
-        # request's own statements count.
-        if not any(t in args[2] for t in ("FROM jobs", "UPDATE jobs", "workflow_schedules")):
+        # The job runner's poll, the scheduler's tick and the request recorder's flush and
+        # roll-up share the engine; only the request's own statements count.
+        background = (
+            "FROM jobs",
+            "UPDATE jobs",
+            "workflow_schedules",
+            "request_log",
+            "rollup_state",
+            "_rollups",
+            # The runs roll-up; the request's own loader reads runs without these filters.
+            "min(runs.finished_at)",
+            "runs.finished_at >=",
+        )
+        if not any(t in args[2] for t in background):
             statements.append(args[2])
 
     engine = container.db.engine.sync_engine
