@@ -32,6 +32,9 @@ from codexos_server.monitoring.routes import router as monitoring_router
 from codexos_server.monitoring.scrape import METRICS_PATH
 from codexos_server.monitoring.scrape import router as metrics_router
 from codexos_server.monitoring.tracing import TracingMiddleware
+from codexos_server.oauth.page_routes import router as oauth_pages_router
+from codexos_server.oauth.routes import router as oauth_router
+from codexos_server.oauth.routes import well_known as oauth_well_known_router
 from codexos_server.openapi import build_openapi
 from codexos_server.rag.routes import router as knowledge_router
 from codexos_server.realtime.ws import router as ws_router
@@ -97,11 +100,14 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         marketplace_commerce_router,
         billing_router,
         monitoring_router,
+        oauth_router,
+        oauth_pages_router,
         ws_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(GraphQLEndpoint(container), prefix=API_PREFIX)
     app.include_router(metrics_router)  # /metrics, at the root like every exporter
+    app.include_router(oauth_well_known_router)  # RFC 8414 puts it at the root
     install_docs(app)
 
     def openapi() -> dict[str, Any]:

@@ -185,6 +185,16 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
 
+    # OAuth 2.0 authorization server (third-party apps)
+    public_url: str | None = Field(
+        default=None,
+        description="The server's public base URL (https://codexos.example.com), used as the "
+        "OAuth issuer; unset: taken from each request",
+    )
+    oauth_code_ttl_seconds: int = Field(default=120, ge=10, le=600)
+    oauth_access_ttl_seconds: int = Field(default=3600, ge=60, le=86_400)
+    oauth_refresh_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=3600)
+
     # Monitoring
     monitoring_enabled: bool = Field(
         default=True,

@@ -64,6 +64,8 @@ from codexos_server.monitoring.service import MonitoringService
 from codexos_server.monitoring.system import SystemService
 from codexos_server.monitoring.tracing import Tracing, setup_tracing
 from codexos_server.netguard import FetchPolicy, SafeHttpClient
+from codexos_server.oauth.apps import AppService
+from codexos_server.oauth.server import OAuthServer
 from codexos_server.rag.blobs import BlobStore, LocalBlobStore
 from codexos_server.rag.documents import DocumentService
 from codexos_server.rag.embedders import EmbedderRegistry
@@ -127,6 +129,8 @@ class Container:
     installs: InstallService
     reviews: ReviewService
     monitoring: MonitoringService
+    oauth_apps: AppService
+    oauth_server: OAuthServer
     system: SystemService
     budgets: BudgetService
     request_recorder: RequestRecorder | None
@@ -273,6 +277,8 @@ def build_container(settings: Settings, role: Role = "api") -> Container:
         installs=InstallService(db, ledger),
         reviews=ReviewService(db),
         monitoring=MonitoringService(db, rollup),
+        oauth_apps=AppService(db),
+        oauth_server=OAuthServer(db, settings),
         system=SystemService(db, rollup, settings),
         budgets=BudgetService(db),
         request_recorder=recorder,

@@ -121,6 +121,10 @@ TAGS = [
         "name": "monitoring",
         "description": "Workspace metrics, agent stats, usage and cost, budgets, system status",
     },
+    {
+        "name": "oauth",
+        "description": "OAuth 2.0 for third-party apps: registration, tokens, authorizations",
+    },
     {"name": "jobs", "description": "Background jobs: status, results, cancellation"},
     {"name": "system", "description": "Health, readiness and API documentation"},
 ]

@@ -17,6 +17,8 @@ from codexos_server.auth.tokens import API_KEY_PREFIX, TokenCodec, sha256_hex
 from codexos_server.db.base import utcnow
 from codexos_server.db.database import Database
 from codexos_server.errors import AuthenticationFailed, AuthorizationFailed, NotFound
+from codexos_server.oauth.models import OAuthClient, OAuthToken
+from codexos_server.oauth.server import ACCESS_PREFIX as OAUTH_ACCESS_PREFIX
 from codexos_server.users.models import User
 from codexos_server.workspaces.models import Workspace, WorkspaceMember
 from codexos_server.workspaces.permissions import WorkspaceRole
@@ -47,7 +49,63 @@ class Authenticator:
         NotFound (a workspace the user is not a member of)."""
         if token.startswith(API_KEY_PREFIX):
             return await self._api_key(token, workspace_id)
+        if token.startswith(OAUTH_ACCESS_PREFIX):
+            return await self._oauth(token, workspace_id)
         return await self._session(token, workspace_id)
+
+    async def _oauth(self, token: str, workspace_id: str | None) -> Principal:
+        """An app's access token: its scopes, in the workspace the user granted (or, for
+        client credentials, the app's own workspace)."""
+        async with self.db.read_connection() as session:
+            row = (
+                await session.execute(
+                    select(
+                        OAuthToken.workspace_id,
+                        OAuthToken.scopes,
+                        OAuthToken.access_expires_at,
+                        OAuthToken.revoked_at,
+                        OAuthClient.client_id,
+                        WorkspaceMember.role.label("workspace_role"),
+                        *_USER_COLUMNS,
+                    )
+                    .join(User, User.id == OAuthToken.user_id)
+                    .join(OAuthClient, OAuthClient.id == OAuthToken.client_pk)
+                    .outerjoin(
+                        WorkspaceMember,
+                        and_(
+                            WorkspaceMember.workspace_id == OAuthToken.workspace_id,
+                            WorkspaceMember.user_id == OAuthToken.user_id,
+                        ),
+                    )
+                    .where(OAuthToken.access_hash == sha256_hex(token))
+                )
+            ).first()
+        if row is None:
+            raise AuthenticationFailed("Invalid access token")
+        if row.revoked_at is not None:
+            raise AuthenticationFailed("This access token has been revoked")
+        if row.access_expires_at <= utcnow():
+            raise AuthenticationFailed("Access token has expired")
+        self._check_user(row.is_disabled, row.deleted_at)
+        if row.workspace_role is None:
+            raise AuthenticationFailed("The user is no longer a member of the granted workspace")
+        if workspace_id is not None and workspace_id != row.workspace_id:
+            raise AuthorizationFailed(
+                "This access token is bound to another workspace",
+                {"bound_workspace_id": row.workspace_id},
+            )
+        return Principal(
+            user_id=row.user_id,
+            email=row.email,
+            user_role=row.user_role,
+            tier=row.tier,
+            rate_limit_per_hour=row.rate_limit_per_hour,
+            workspace_id=row.workspace_id,
+            workspace_role=WorkspaceRole(row.workspace_role),
+            method=AuthMethod.OAUTH,
+            scopes=frozenset(row.scopes or ()),
+            oauth_client_id=row.client_id,
+        )
 
     async def _api_key(self, token: str, workspace_id: str | None) -> Principal:
         async with self.db.read_connection() as session:

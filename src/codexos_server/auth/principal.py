@@ -16,6 +16,7 @@ from codexos_server.workspaces.permissions import Action, WorkspaceRole, ensure_
 class AuthMethod(StrEnum):
     SESSION = "session"
     API_KEY = "api_key"
+    OAUTH = "oauth"  # an access token issued to a third-party app
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +32,7 @@ class Principal:
     scopes: frozenset[str] | None = None  # None: every scope (an interactive session)
     session_id: str | None = None
     api_key_id: str | None = None
+    oauth_client_id: str | None = None  # the app acting, for OAuth access tokens
 
     @property
     def is_admin(self) -> bool:

@@ -8,6 +8,7 @@ from codexos_server.jobs import models as jobs_models
 from codexos_server.llm import models as llm_models
 from codexos_server.marketplace import models as marketplace_models
 from codexos_server.monitoring import models as monitoring_models
+from codexos_server.oauth import models as oauth_models
 from codexos_server.rag import models as rag_models
 from codexos_server.users import models as users_models
 from codexos_server.workflows import models as workflows_models
@@ -24,6 +25,7 @@ __all__ = [
     "marketplace_models",
     "metadata",
     "monitoring_models",
+    "oauth_models",
     "rag_models",
     "users_models",
     "workflows_models",
