@@ -79,7 +79,19 @@ def with_query(uri: str, params: dict[str, str]) -> str:
 
 
 def _error(cls: type[OAuthError], description: str, **extra: Any) -> OAuthError:
-    return cls(description=description, **extra)
+    """An error with `cls`'s code and status (Authlib's subclasses differ in their
+    constructors, the base class takes everything)."""
+    extra.setdefault("status_code", getattr(cls, "status_code", 400))
+    return OAuthError(error=cls.error, description=description, **extra)
+
+
+class _Replayed(Exception):
+    """A code or refresh token came back after use: its grant is revoked, then refused."""
+
+    def __init__(self, grant_id: str, error: OAuthError) -> None:
+        super().__init__(error.description)
+        self.grant_id = grant_id
+        self.error = error
 
 
 def token_response(error: OAuthError) -> tuple[int, dict[str, str]]:
@@ -228,13 +240,22 @@ class OAuthServer:
         grant_type = form.get("grant_type")
         async with self.db.transaction() as session:
             client = await self.authenticate_client(session, client_id, secret)
-            if grant_type == "authorization_code":
-                return await self._code(session, client, form)
-            if grant_type == "refresh_token":
-                return await self._refresh(session, client, form)
-            if grant_type == "client_credentials":
-                return await self._client_credentials(session, client, form)
-            raise _error(oauth_errors.UnsupportedGrantTypeError, f"grant_type {grant_type!r}")
+            try:
+                if grant_type == "authorization_code":
+                    return await self._code(session, client, form)
+                if grant_type == "refresh_token":
+                    return await self._refresh(session, client, form)
+            except _Replayed as replayed:
+                # Committed with the refusal: what the leaked code or token gave is revoked.
+                await self._revoke_grant(session, replayed.grant_id)
+                refusal = replayed.error
+            else:
+                if grant_type == "client_credentials":
+                    return await self._client_credentials(session, client, form)
+                refusal = _error(
+                    oauth_errors.UnsupportedGrantTypeError, f"grant_type {grant_type!r}"
+                )
+        raise refusal
 
     async def _issue(
         self,
@@ -324,9 +345,7 @@ class OAuthServer:
         )
         if not used.rowcount:  # type: ignore[attr-defined]
             # A replayed code: what it gave is revoked too (RFC 6749 section 4.1.2).
-            await self._revoke_grant(session, grant.id)
-            await session.commit()
-            raise _error(invalid, "The code was already used")
+            raise _Replayed(grant.id, _error(invalid, "The code was already used"))
         if row.expires_at <= utcnow():
             raise _error(invalid, "The code has expired")
         if form.get("redirect_uri", "") != row.redirect_uri:
@@ -357,6 +376,9 @@ class OAuthServer:
         row = await session.scalar(select(OAuthToken).where(OAuthToken.refresh_hash == token_hash))
         if row is None or row.client_pk != client.id or row.grant_id is None:
             raise _error(invalid, "Unknown refresh token")
+        if row.refreshed_at is not None:
+            # A rotated-out refresh token came back: assume it leaked, end the grant.
+            raise _Replayed(row.grant_id, _error(invalid, "The refresh token was already used"))
         if row.revoked_at is not None:
             raise _error(invalid, "The refresh token was revoked")
         if row.refresh_expires_at is not None and row.refresh_expires_at <= utcnow():
@@ -371,9 +393,7 @@ class OAuthServer:
         )
         if not rotated.rowcount:  # type: ignore[attr-defined]
             # A rotated-out refresh token came back: assume it leaked, end the grant.
-            await self._revoke_grant(session, row.grant_id)
-            await session.commit()
-            raise _error(invalid, "The refresh token was already used")
+            raise _Replayed(row.grant_id, _error(invalid, "The refresh token was already used"))
         grant = await self._active_grant(session, row.grant_id)
         return await self._issue(
             session,
