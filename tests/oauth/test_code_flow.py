@@ -59,6 +59,17 @@ async def test_code_pkce_flow_end_to_end(
     assert r.status_code == 200 and r.json()["output"] == "ok"
     r = await client.post("/agents", json={"name": "x"}, headers=bearer(access))
     assert_envelope(r, 403, "AUTHORIZATION_FAILED")
+    # GraphQL takes the same token, with the same limits.
+    r = await client.post(
+        "/graphql", json={"query": "{ agents { edges { node { id } } } }"}, headers=bearer(access)
+    )
+    assert r.json()["data"]["agents"]["edges"][0]["node"]["id"] == agent["id"]
+    r = await client.post(
+        "/graphql",
+        json={"query": 'mutation { createAgent(input: {name: "x"}) { id } }'},
+        headers=bearer(access),
+    )
+    assert r.json()["errors"][0]["extensions"]["code"] == "AUTHORIZATION_FAILED"
     assert_envelope(
         await client.get("/oauth/apps", headers=bearer(access)), 403, "AUTHORIZATION_FAILED"
     )
