@@ -53,7 +53,18 @@ Authenticate with `Authorization: Bearer <access token or API key>`. Choose a wo
 """
 
 # Probes and the Prometheus scrape must keep working when a client has spent its budget.
-RATE_LIMIT_EXEMPT = frozenset({f"{API_PREFIX}/health", f"{API_PREFIX}/ready", METRICS_PATH})
+# The OAuth protocol endpoints authenticate clients, not users: an app's backend exchanging
+# codes for all its users from one address must not hit the anonymous per-IP limit.
+RATE_LIMIT_EXEMPT = frozenset(
+    {
+        f"{API_PREFIX}/health",
+        f"{API_PREFIX}/ready",
+        METRICS_PATH,
+        f"{API_PREFIX}/oauth/token",
+        f"{API_PREFIX}/oauth/revoke",
+        f"{API_PREFIX}/oauth/introspect",
+    }
+)
 
 
 def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:

@@ -270,6 +270,8 @@ async def test_app_registration_validation_and_ownership(
         {**good, "redirect_uris": ["/relative"]},
         {**good, "redirect_uris": ["javascript:alert(1)"]},
         {**good, "scopes": ["admin"]},
+        {**good, "scopes": ["api_keys:write"]},  # a key would outlive the user's revocation
+        {**good, "scopes": ["workspaces:write"]},
         {**good, "scopes": ["nope"]},
         {**good, "scopes": []},
         {**good, "client_type": "secret"},
@@ -302,3 +304,22 @@ async def test_app_registration_validation_and_ownership(
         headers=owner.headers(),
     )  # fmt: skip
     assert r.status_code == 200 and r.json()["scopes"] == ["agents:read", "knowledge:read"]
+
+
+async def test_redirect_uri_left_out_of_both_requests(
+    client: httpx.AsyncClient, browser: httpx.AsyncClient, make_account: Callable[..., Any]
+) -> None:
+    owner: Account = await make_account()
+    user: Account = await make_account()
+    app = await register_app(client, owner)
+    verifier, challenge = pkce()
+    page = await browser.get(authorize_query(app, challenge).replace(
+        "redirect_uri=https%3A%2F%2Fapp.example.com%2Fcallback&", ""))  # fmt: skip
+    page = await sign_in(browser, page, user)
+    code = redirect_params(await consent(browser, page))["code"]
+    r = await client.post(
+        "/oauth/token",
+        data={"grant_type": "authorization_code", "code": code, "code_verifier": verifier},
+        headers=basic(app["client_id"], app["client_secret"]),
+    )
+    assert r.status_code == 200, r.text

@@ -10,8 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from codexos_server.auth.scopes import SCOPES
 from codexos_server.oauth.models import ClientType
 
-# What an app may ask for: every scope but `admin`.
-GRANTABLE_SCOPES = tuple(scope for scope in SCOPES if scope != "admin")
+# What an app may ask for: not `admin`, and nothing that outlives the grant (API keys it
+# could mint, invitations it could send would keep working after the user revokes the app).
+NEVER_GRANTED = frozenset({"admin", "api_keys:write", "workspaces:write"})
+GRANTABLE_SCOPES = tuple(scope for scope in SCOPES if scope not in NEVER_GRANTED)
 
 
 def check_redirect_uri(uri: str) -> str:

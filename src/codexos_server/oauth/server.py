@@ -56,16 +56,18 @@ class AuthorizeRequest:
     scopes: list[str]
     state: str
     code_challenge: str | None
+    redirect_uri_given: bool = True  # False: the app's only URI, not named in the request
 
     def params(self) -> dict[str, str]:
         """The request as form fields, to carry it through the consent form."""
         values = {
             "response_type": "code",
             "client_id": self.client.client_id,
-            "redirect_uri": self.redirect_uri,
             "scope": list_to_scope(self.scopes) or "",
             "state": self.state,
         }
+        if self.redirect_uri_given:
+            values["redirect_uri"] = self.redirect_uri
         if self.code_challenge:
             values |= {"code_challenge": self.code_challenge, "code_challenge_method": "S256"}
         return values
@@ -144,7 +146,8 @@ class OAuthServer:
         if client is None:
             raise PageError("Unknown application (client_id).")
         redirect_uri = params.get("redirect_uri") or ""
-        if not redirect_uri and len(client.redirect_uris) == 1:
+        given = bool(redirect_uri)
+        if not given and len(client.redirect_uris) == 1:
             redirect_uri = client.redirect_uris[0]
         if redirect_uri not in client.redirect_uris:  # exact string match
             raise PageError("The redirect URI is not registered for this application.")
@@ -169,7 +172,9 @@ class OAuthServer:
                 "PKCE (S256) is required for public clients",
                 **back,
             )
-        return AuthorizeRequest(client, redirect_uri, sorted(set(requested)), state, challenge)
+        return AuthorizeRequest(
+            client, redirect_uri, sorted(set(requested)), state, challenge, given
+        )
 
     async def approve(self, request: AuthorizeRequest, user_id: str, workspace_id: str) -> str:
         """Record the consent and issue a code; returns where to send the browser.
@@ -201,7 +206,8 @@ class OAuthServer:
                 OAuthCode(
                     code_hash=sha256_hex(code),
                     grant_id=grant.id,
-                    redirect_uri=request.redirect_uri,
+                    # Empty when the request did not name it: the exchange need not either.
+                    redirect_uri=request.redirect_uri if request.redirect_uri_given else "",
                     scopes=request.scopes,
                     code_challenge=request.code_challenge,
                     code_challenge_method="S256" if request.code_challenge else None,
@@ -348,8 +354,11 @@ class OAuthServer:
             raise _Replayed(grant.id, _error(invalid, "The code was already used"))
         if row.expires_at <= utcnow():
             raise _error(invalid, "The code has expired")
-        if form.get("redirect_uri", "") != row.redirect_uri:
+        sent = form.get("redirect_uri", "")
+        if row.redirect_uri and sent != row.redirect_uri:
             raise _error(invalid, "redirect_uri does not match the authorization request")
+        if not row.redirect_uri and sent and sent not in client.redirect_uris:
+            raise _error(invalid, "redirect_uri is not registered for this client")
         verifier = form.get("code_verifier")
         if row.code_challenge:
             if not verifier or not 43 <= len(verifier) <= 128 or set(verifier) - _VERIFIER_CHARS:
