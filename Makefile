@@ -8,10 +8,11 @@ PORT   ?= 8001
 
 .PHONY: install run test lint typecheck bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml sdks/python/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e sdks/python
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -31,6 +32,7 @@ test: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest
+	cd sdks/js && npm ci && npm run build && npm test
 
 bench: install
 	$(BIN)/python -m bench

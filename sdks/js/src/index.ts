@@ -1,0 +1,11 @@
+export { CodexOS, type ClientOptions } from "./client.js";
+export * from "./errors.js";
+export * from "./types.js";
+export { Paginator, type Page } from "./pagination.js";
+export type { StreamEvent } from "./streaming.js";
+export { RealtimeConnection, type ChatFrame, type WebSocketConstructor, type WebSocketLike } from "./realtime.js";
+export { OPAQUE_KEYS } from "./casing.js";
+export { normalizeBaseUrl, type RequestOptions } from "./core.js";
+export type { DocumentUpload, KnowledgeBaseCreate } from "./resources/knowledge.js";
+export type { ListingCreate } from "./resources/commerce.js";
+export type { ValidateResult } from "./resources/workflows.js";
