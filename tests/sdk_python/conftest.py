@@ -58,6 +58,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     stop_server(live)
 
 
+@pytest.fixture(scope="package")
+def admin_account(server: LiveServer) -> SdkAccount:
+    """One admin for the package: making one runs the `codexos admin` CLI (seconds)."""
+    return new_account(server, admin=True)
+
+
 @pytest.fixture
 def account(server: LiveServer) -> SdkAccount:
     return new_account(server)

@@ -225,8 +225,9 @@ def test_knowledge_bases(client: CodexOS, tmp_path: Path) -> None:
         client.knowledge_bases.retrieve(kb.id)
 
 
-def test_marketplace_and_billing(server: LiveServer, client: CodexOS, account: SdkAccount) -> None:
-    admin_account = new_account(server, admin=True)
+def test_marketplace_and_billing(
+    server: LiveServer, client: CodexOS, account: SdkAccount, admin_account: SdkAccount
+) -> None:
     buyer_account = new_account(server)
     with (
         CodexOS(api_key=admin_account.api_key, base_url=server.base_url) as admin,

@@ -13,10 +13,11 @@ from codexos.errors import (
     InternalServerError,
     NotFoundError,
     RateLimitError,
+    ServiceUnavailableError,
     ValidationError,
 )
 from codexos.pagination import AsyncPaginator, Paginator
-from codexos.realtime import ChatFrame, Realtime, RealtimeConnection, RealtimeEvent
+from codexos.realtime import CancelledFrame, ChatFrame, Realtime, RealtimeConnection, RealtimeEvent
 
 __all__ = [
     "APIConnectionError",
@@ -26,6 +27,7 @@ __all__ = [
     "AsyncPaginator",
     "AuthenticationError",
     "AuthorizationError",
+    "CancelledFrame",
     "ChatFrame",
     "CodexOS",
     "CodexOSError",
@@ -37,6 +39,7 @@ __all__ = [
     "Realtime",
     "RealtimeConnection",
     "RealtimeEvent",
+    "ServiceUnavailableError",
     "ValidationError",
     "__version__",
 ]

@@ -69,6 +69,9 @@ class CodexOS(BaseClient):
         self.monitoring = sr.Monitoring(self)
         self.jobs = sr.Jobs(self)
         self.oauth_apps = sr.OAuthApps(self)
+        self.tools = sr.Tools(self)
+        self.models = sr.Models(self)
+        self.providers = sr.Providers(self)
         self.realtime = Realtime(self)
 
     @classmethod
@@ -197,6 +200,9 @@ class AsyncCodexOS(BaseClient):
         self.monitoring = ar.AsyncMonitoring(self)
         self.jobs = ar.AsyncJobs(self)
         self.oauth_apps = ar.AsyncOAuthApps(self)
+        self.tools = ar.AsyncTools(self)
+        self.models = ar.AsyncModels(self)
+        self.providers = ar.AsyncProviders(self)
         self.realtime = Realtime(self)
 
     @classmethod

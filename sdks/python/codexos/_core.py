@@ -79,6 +79,7 @@ class RequestOptions:
     path: str
     params: Mapping[str, Any] | None = None
     json_body: Any = None
+    content: bytes | None = None
     files: dict[str, tuple[str, bytes, str]] | None = None
     data: dict[str, str] | None = None
     headers: dict[str, str] = field(default_factory=dict)
@@ -120,7 +121,7 @@ class BaseClient:
         if opts.idempotency_key:
             headers["Idempotency-Key"] = opts.idempotency_key
         headers.update(opts.headers)
-        content: bytes | None = None
+        content = opts.content
         if opts.json_body is not None:
             content = json.dumps(opts.json_body, separators=(",", ":")).encode()
             headers["Content-Type"] = "application/json"

@@ -85,6 +85,11 @@ class InternalServerError(APIStatusError):
     """5xx INTERNAL_ERROR."""
 
 
+class ServiceUnavailableError(InternalServerError):
+    """503 SERVICE_UNAVAILABLE: a dependency (e.g. Stripe for checkout) is not configured or
+    not reachable."""
+
+
 _BY_CODE: dict[str, type[APIStatusError]] = {
     "AUTHENTICATION_FAILED": AuthenticationError,
     "AUTHORIZATION_FAILED": AuthorizationError,
@@ -93,6 +98,7 @@ _BY_CODE: dict[str, type[APIStatusError]] = {
     "CONFLICT": ConflictError,
     "RATE_LIMIT_EXCEEDED": RateLimitError,
     "INTERNAL_ERROR": InternalServerError,
+    "SERVICE_UNAVAILABLE": ServiceUnavailableError,
 }
 _BY_STATUS: dict[int, type[APIStatusError]] = {
     400: ValidationError,
@@ -104,6 +110,7 @@ _BY_STATUS: dict[int, type[APIStatusError]] = {
     415: ValidationError,
     422: ValidationError,
     429: RateLimitError,
+    503: ServiceUnavailableError,
 }
 
 

@@ -55,6 +55,16 @@ class ChatFrame(APIModel):
     usage: dict[str, Any] | None = None
 
 
+class CancelledFrame(APIModel):
+    """The answer to `cancel`: the run and its status after the cancel request."""
+
+    type: str
+    id: str | None = None
+    run_id: str | None = None
+    workflow_run_id: str | None = None
+    status: str
+
+
 def ws_url(base_url: str) -> str:
     scheme, rest = base_url.split("://", 1)
     return ("wss" if scheme == "https" else "ws") + "://" + rest + "/ws"
@@ -198,6 +208,28 @@ class RealtimeConnection:
         finally:
             self._by_id.pop(frame_id, None)
 
+    async def cancel(
+        self, *, run_id: str | None = None, workflow_run_id: str | None = None
+    ) -> CancelledFrame:
+        """Cancel an agent run (`run_id`) or a workflow run (`workflow_run_id`)."""
+        if (run_id is None) == (workflow_run_id is None):
+            raise ValueError("pass exactly one of run_id and workflow_run_id")
+        frame_id = f"x{next(self._ids)}"
+        replies: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._by_id[frame_id] = replies
+        try:
+            await self._send(
+                {
+                    "type": "cancel",
+                    "id": frame_id,
+                    "run_id": run_id,
+                    "workflow_run_id": workflow_run_id,
+                }
+            )
+            return CancelledFrame.model_validate(self._check(await replies.get()))
+        finally:
+            self._by_id.pop(frame_id, None)
+
 
 class Realtime:
     """`client.realtime`: `connect()` for one shared connection, or `subscribe`/`chat`
@@ -229,3 +261,9 @@ class Realtime:
                 agent_id, message, conversation_id=conversation_id, variables=variables
             ):
                 yield frame
+
+    async def cancel(
+        self, *, run_id: str | None = None, workflow_run_id: str | None = None
+    ) -> CancelledFrame:
+        async with self.connect() as conn:
+            return await conn.cancel(run_id=run_id, workflow_run_id=workflow_run_id)

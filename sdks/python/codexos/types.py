@@ -26,6 +26,8 @@ class User(APIModel):
     name: str | None = None
     role: str
     tier: str
+    rate_limit_per_hour: int | None = None
+    is_disabled: bool = False
     created_at: datetime
 
 
@@ -57,6 +59,25 @@ class Workspace(APIModel):
 class Member(APIModel):
     user_id: str
     role: str
+    email: str | None = None
+    name: str | None = None
+    joined_at: datetime | None = None
+
+
+class Invitation(APIModel):
+    id: str
+    workspace_id: str
+    email: str
+    role: str
+    invited_by_id: str | None = None
+    expires_at: datetime
+    accepted_at: datetime | None = None
+    revoked_at: datetime | None = None
+    created_at: datetime
+
+
+class InvitationCreated(Invitation):
+    token: str
 
 
 class Agent(APIModel):
@@ -209,8 +230,10 @@ class Listing(APIModel):
     tags: list[str] = []
     pricing: dict[str, Any]
     status: str
+    moderation_note: str | None = None
     latest_version: int
     install_count: int
+    published_at: datetime | None = None
     created_at: datetime
 
 
@@ -243,6 +266,7 @@ class Review(APIModel):
     rating: int
     body: str
     reply: str | None = None
+    replied_at: datetime | None = None
     created_at: datetime
 
 
@@ -336,3 +360,152 @@ class OAuthAppWithSecret(OAuthApp):
 
 class Health(APIModel):
     status: str
+
+
+class AgentVersion(APIModel):
+    version: int
+    created_at: datetime
+    snapshot: dict[str, Any]
+
+
+class ToolInfo(APIModel):
+    name: str
+    description: str
+    parameters: dict[str, Any]
+    kind: str
+
+
+class CustomTool(APIModel):
+    id: str
+    name: str
+    description: str
+    parameters: dict[str, Any]
+    method: str
+    url_template: str
+    header_names: list[str] = []
+    created_at: datetime
+    updated_at: datetime
+
+
+class ModelInfo(APIModel):
+    id: str
+    provider: str
+    model: str
+    source: str
+    available: bool
+    note: str | None = None
+
+
+class Provider(APIModel):
+    id: str
+    name: str
+    kind: str
+    base_url: str | None = None
+    has_api_key: bool
+    api_key_last_four: str | None = None
+    default_model: str | None = None
+    models: list[str] = []
+    timeout_seconds: float
+    max_retries: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class WorkflowVersion(APIModel):
+    version: int
+    name: str
+    spec: dict[str, Any]
+    created_at: datetime
+
+
+class Schedule(APIModel):
+    id: str
+    workflow_id: str
+    cron: str
+    timezone: str
+    inputs: dict[str, Any] = {}
+    enabled: bool
+    next_fire_at: datetime | None = None
+    last_fired_at: datetime | None = None
+    created_at: datetime
+
+
+class Hook(APIModel):
+    """An inbound hook; `url` and the signing `secret` are only in the create response."""
+
+    id: str
+    workflow_id: str
+    enabled: bool
+    url: str | None = None
+    secret: str | None = None
+    created_at: datetime
+
+
+class WebhookTarget(APIModel):
+    id: str
+    url: str
+    events: list[str]
+    created_at: datetime | None = None
+
+
+class WebhookTargetCreated(WebhookTarget):
+    secret: str
+
+
+class WebhookDelivery(APIModel):
+    id: str
+    run_id: str
+    url: str
+    event: str
+    attempt: int
+    status_code: int | None = None
+    error: str | None = None
+    duration_ms: float | None = None
+    delivered: bool
+    created_at: datetime
+
+
+class ListingVersion(APIModel):
+    version: int
+    changelog: str
+    created_at: datetime
+    requirements: dict[str, Any] = {}
+
+
+class ListingVersionDetail(ListingVersion):
+    package: dict[str, Any] | None = None
+
+
+class Checkout(APIModel):
+    url: str
+    session_id: str
+    credits: int
+    amount_cents: int
+
+
+class SystemStatus(APIModel):
+    version: str
+    uptime_seconds: float
+    python: str
+    database: dict[str, Any]
+    redis: dict[str, Any]
+    broker: dict[str, Any]
+    queue: dict[str, Any]
+    workers: list[dict[str, Any]]
+    memory_rss_bytes: int | None = None
+    rollups: dict[str, Any] = {}
+
+
+class OAuthAuthorization(APIModel):
+    id: str
+    client_id: str
+    app_name: str
+    workspace_id: str
+    scopes: list[str]
+    created_at: datetime
+    updated_at: datetime
+
+
+class Scope(APIModel):
+    name: str
+    description: str

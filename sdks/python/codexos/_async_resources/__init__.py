@@ -5,6 +5,7 @@ from codexos._async_resources.agents import AsyncAgents, AsyncConversations, Asy
 from codexos._async_resources.identity import AsyncApiKeys, AsyncAuth, AsyncUsers, AsyncWorkspaces
 from codexos._async_resources.knowledge import AsyncKnowledgeBases
 from codexos._async_resources.marketplace import AsyncMarketplace
+from codexos._async_resources.models import AsyncModels, AsyncProviders, AsyncTools
 from codexos._async_resources.operations import (
     AsyncBilling,
     AsyncJobs,
@@ -22,9 +23,12 @@ __all__ = [
     "AsyncJobs",
     "AsyncKnowledgeBases",
     "AsyncMarketplace",
+    "AsyncModels",
     "AsyncMonitoring",
     "AsyncOAuthApps",
+    "AsyncProviders",
     "AsyncRuns",
+    "AsyncTools",
     "AsyncUsers",
     "AsyncWorkflows",
     "AsyncWorkspaces",

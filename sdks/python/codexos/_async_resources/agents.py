@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import AsyncIterator
 from typing import Any
 
 from codexos._core import compact, new_idempotency_key
 from codexos._resource import AsyncResource
 from codexos.pagination import AsyncPaginator
-from codexos.types import Agent, Conversation, Event, Message, Run, RunDetail
+from codexos.types import Agent, AgentVersion, Conversation, Event, Message, Run, RunDetail
 
 
 class AsyncAgents(AsyncResource):
@@ -56,6 +57,14 @@ class AsyncAgents(AsyncResource):
 
     async def duplicate(self, agent_id: str) -> Agent:
         return await self._client._call(Agent, "POST", f"/agents/{agent_id}/duplicate")
+
+    async def versions(self, agent_id: str) -> builtins.list[AgentVersion]:
+        """Every saved version of the agent's definition, newest first."""
+        return await self._client._call_list(AgentVersion, "GET", f"/agents/{agent_id}/versions")
+
+    async def retrieve_version(self, agent_id: str, version: int) -> AgentVersion:
+        path = f"/agents/{agent_id}/versions/{version}"
+        return await self._client._call(AgentVersion, "GET", path)
 
     async def execute(
         self,

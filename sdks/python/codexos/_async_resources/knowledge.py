@@ -101,3 +101,16 @@ class AsyncKnowledgeBases(AsyncResource):
         body = compact(query=query, mode=mode, top_k=top_k, min_score=min_score, filters=filters)
         path = f"/knowledge-bases/{kb_id}/query"
         return await self._client._call(QueryResult, "POST", path, json_body=body)
+
+    async def reindex(
+        self, kb_id: str, *, embedding: dict[str, Any] | None = None
+    ) -> KnowledgeBase:
+        """Re-embed every document (optionally with new `embedding` settings) in the background."""
+        path = f"/knowledge-bases/{kb_id}/reindex"
+        return await self._client._call(
+            KnowledgeBase, "POST", path, json_body=compact(embedding=embedding)
+        )
+
+    async def reindex_document(self, kb_id: str, doc_id: str) -> Document:
+        path = f"/knowledge-bases/{kb_id}/documents/{doc_id}/reindex"
+        return await self._client._call(Document, "POST", path)

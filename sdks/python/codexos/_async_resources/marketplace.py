@@ -7,7 +7,15 @@ from typing import Any
 from codexos._core import compact
 from codexos._resource import AsyncResource
 from codexos.pagination import AsyncPaginator
-from codexos.types import Install, InstallResult, Listing, Purchase, Review
+from codexos.types import (
+    Install,
+    InstallResult,
+    Listing,
+    ListingVersion,
+    ListingVersionDetail,
+    Purchase,
+    Review,
+)
 
 
 class AsyncMarketplace(AsyncResource):
@@ -88,3 +96,65 @@ class AsyncMarketplace(AsyncResource):
         path = f"/marketplace/listings/{listing_id}/reviews"
         payload = {"rating": rating, "body": body}
         return await self._client._call(Review, "POST", path, json_body=payload)
+
+    async def delete_listing(self, listing_id: str) -> None:
+        await self._client._call_none("DELETE", f"/marketplace/listings/{listing_id}")
+
+    async def create_version(self, listing_id: str, *, changelog: str = "") -> ListingVersion:
+        """Package the resource's current definition as the listing's next version."""
+        path = f"/marketplace/listings/{listing_id}/versions"
+        body = {"changelog": changelog}
+        return await self._client._call(ListingVersion, "POST", path, json_body=body)
+
+    async def retrieve_version(self, listing_id: str, version: int) -> ListingVersionDetail:
+        """A version; `package` is only shown to the listing's workspace."""
+        path = f"/marketplace/listings/{listing_id}/versions/{version}"
+        return await self._client._call(ListingVersionDetail, "GET", path)
+
+    async def unlist(self, listing_id: str) -> Listing:
+        """Hide a published listing from search (installs keep working)."""
+        path = f"/marketplace/listings/{listing_id}/unlist"
+        return await self._client._call(Listing, "POST", path)
+
+    async def relist(self, listing_id: str) -> Listing:
+        path = f"/marketplace/listings/{listing_id}/relist"
+        return await self._client._call(Listing, "POST", path)
+
+    async def reject(self, listing_id: str, *, reason: str = "") -> Listing:
+        """Send a listing under review back to its author (admins)."""
+        path = f"/marketplace/listings/{listing_id}/reject"
+        return await self._client._call(Listing, "POST", path, json_body={"reason": reason})
+
+    async def remove(self, listing_id: str, *, reason: str = "") -> Listing:
+        """Take a listing off the marketplace (admins)."""
+        path = f"/marketplace/listings/{listing_id}/remove"
+        return await self._client._call(Listing, "POST", path, json_body={"reason": reason})
+
+    def review_queue(self, *, limit: int | None = None) -> AsyncPaginator[Listing]:
+        """Listings waiting for moderation (admins)."""
+        return self._client._list(Listing, "/marketplace/review-queue", compact(limit=limit))
+
+    async def retrieve_install(self, install_id: str) -> Install:
+        return await self._client._call(Install, "GET", f"/marketplace/installs/{install_id}")
+
+    async def update_install(self, install_id: str, *, version: int | None = None) -> InstallResult:
+        """Move an install to `version` (default: the latest)."""
+        path = f"/marketplace/installs/{install_id}/update"
+        return await self._client._call(
+            InstallResult, "POST", path, json_body=compact(version=version)
+        )
+
+    async def update_review(
+        self, review_id: str, *, rating: int | None = None, body: str | None = None
+    ) -> Review:
+        path = f"/marketplace/reviews/{review_id}"
+        payload = compact(rating=rating, body=body)
+        return await self._client._call(Review, "PATCH", path, json_body=payload)
+
+    async def delete_review(self, review_id: str) -> None:
+        await self._client._call_none("DELETE", f"/marketplace/reviews/{review_id}")
+
+    async def reply_to_review(self, review_id: str, body: str) -> Review:
+        """The listing's author answers a review."""
+        path = f"/marketplace/reviews/{review_id}/reply"
+        return await self._client._call(Review, "POST", path, json_body={"body": body})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 from codexos._core import compact
@@ -10,11 +11,14 @@ from codexos.pagination import AsyncPaginator
 from codexos.types import (
     AgentStats,
     Budget,
+    Checkout,
     Earnings,
     Job,
     MetricsSummary,
     OAuthApp,
     OAuthAppWithSecret,
+    OAuthAuthorization,
+    SystemStatus,
     Transaction,
     UsageReport,
     Wallet,
@@ -52,8 +56,24 @@ class AsyncBilling(AsyncResource):
         params = compact(period=period, since=since, until=until)
         return await self._client._call(Earnings, "GET", "/billing/earnings", params=params)
 
+    async def refund(self, transaction_id: str, *, reason: str | None = None) -> Transaction:
+        """Reverse a transaction (admins); the answer is the refund transaction."""
+        path = f"/billing/transactions/{transaction_id}/refund"
+        body = compact(reason=reason)
+        return await self._client._call(Transaction, "POST", path, json_body=body)
+
+    async def checkout(self, credits: int, success_url: str, cancel_url: str) -> Checkout:
+        """A Stripe Checkout session buying `credits`; send the user to `.url`. Raises
+        `ServiceUnavailableError` (503) when the server has no Stripe configuration."""
+        body = {"credits": credits, "success_url": success_url, "cancel_url": cancel_url}
+        return await self._client._call(Checkout, "POST", "/billing/checkout", json_body=body)
+
 
 class AsyncMonitoring(AsyncResource):
+    async def system(self) -> SystemStatus:
+        """Version, uptime, database/Redis/broker checks, queue and workers (admins)."""
+        return await self._client._call(SystemStatus, "GET", "/monitoring/system")
+
     async def metrics(self, *, window: str | None = None) -> MetricsSummary:
         params = compact(window=window)
         return await self._client._call(MetricsSummary, "GET", "/monitoring/metrics", params=params)
@@ -66,7 +86,7 @@ class AsyncMonitoring(AsyncResource):
         params = compact(window=window)
         return await self._client._call(UsageReport, "GET", "/monitoring/usage", params=params)
 
-    async def budgets(self) -> list[Budget]:
+    async def budgets(self) -> builtins.list[Budget]:
         return await self._client._call_list(Budget, "GET", "/monitoring/budgets")
 
     async def create_budget(
@@ -116,7 +136,7 @@ class AsyncOAuthApps(AsyncResource):
         )
         return await self._client._call(OAuthAppWithSecret, "POST", "/oauth/apps", json_body=body)
 
-    async def list(self) -> list[OAuthApp]:
+    async def list(self) -> builtins.list[OAuthApp]:
         return await self._client._call_list(OAuthApp, "GET", "/oauth/apps")
 
     async def retrieve(self, app_id: str) -> OAuthApp:
@@ -133,3 +153,11 @@ class AsyncOAuthApps(AsyncResource):
     async def rotate_secret(self, app_id: str) -> OAuthAppWithSecret:
         path = f"/oauth/apps/{app_id}/rotate-secret"
         return await self._client._call(OAuthAppWithSecret, "POST", path)
+
+    async def authorizations(self) -> builtins.list[OAuthAuthorization]:
+        """The apps you have authorized to act for you."""
+        return await self._client._call_list(OAuthAuthorization, "GET", "/oauth/authorizations")
+
+    async def revoke_authorization(self, authorization_id: str) -> None:
+        """Withdraw an app's access; its tokens stop working."""
+        await self._client._call_none("DELETE", f"/oauth/authorizations/{authorization_id}")

@@ -6,6 +6,7 @@ from codexos._sync_resources.agents import Agents, Conversations, Runs
 from codexos._sync_resources.identity import ApiKeys, Auth, Users, Workspaces
 from codexos._sync_resources.knowledge import KnowledgeBases
 from codexos._sync_resources.marketplace import Marketplace
+from codexos._sync_resources.models import Models, Providers, Tools
 from codexos._sync_resources.operations import (
     Billing,
     Jobs,
@@ -23,9 +24,12 @@ __all__ = [
     "Jobs",
     "KnowledgeBases",
     "Marketplace",
+    "Models",
     "Monitoring",
     "OAuthApps",
+    "Providers",
     "Runs",
+    "Tools",
     "Users",
     "Workflows",
     "Workspaces",

@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterator
 from typing import Any
 
 from codexos._core import compact, new_idempotency_key
 from codexos._resource import Resource
 from codexos.pagination import Paginator
-from codexos.types import Agent, Conversation, Event, Message, Run, RunDetail
+from codexos.types import Agent, AgentVersion, Conversation, Event, Message, Run, RunDetail
 
 
 class Agents(Resource):
@@ -57,6 +58,14 @@ class Agents(Resource):
 
     def duplicate(self, agent_id: str) -> Agent:
         return self._client._call(Agent, "POST", f"/agents/{agent_id}/duplicate")
+
+    def versions(self, agent_id: str) -> builtins.list[AgentVersion]:
+        """Every saved version of the agent's definition, newest first."""
+        return self._client._call_list(AgentVersion, "GET", f"/agents/{agent_id}/versions")
+
+    def retrieve_version(self, agent_id: str, version: int) -> AgentVersion:
+        path = f"/agents/{agent_id}/versions/{version}"
+        return self._client._call(AgentVersion, "GET", path)
 
     def execute(
         self,

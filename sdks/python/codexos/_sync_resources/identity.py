@@ -8,7 +8,17 @@ from typing import Any
 from codexos._core import RequestOptions, compact, parse
 from codexos._resource import Resource
 from codexos.pagination import Paginator
-from codexos.types import ApiKey, ApiKeyCreated, Member, TokenPair, User, Workspace
+from codexos.types import (
+    ApiKey,
+    ApiKeyCreated,
+    Invitation,
+    InvitationCreated,
+    Member,
+    Scope,
+    TokenPair,
+    User,
+    Workspace,
+)
 
 
 class Auth(Resource):
@@ -42,6 +52,10 @@ class Auth(Resource):
         self._client.tokens.access_token = None
         self._client.tokens.refresh_token = None
 
+    def scopes(self) -> list[Scope]:
+        """Every scope an API key or OAuth app can be granted."""
+        return self._client._call_list(Scope, "GET", "/auth/scopes")
+
     def change_password(self, current_password: str, new_password: str) -> None:
         body = {"current_password": current_password, "new_password": new_password}
         self._client._call_none("POST", "/auth/password", json_body=body)
@@ -54,6 +68,23 @@ class Users(Resource):
     def update(self, *, name: str | None = None, email: str | None = None) -> User:
         body = compact(name=name, email=email)
         return self._client._call(User, "PATCH", "/users/me", json_body=body)
+
+    def delete_me(self) -> None:
+        """Delete your own account."""
+        self._client._call_none("DELETE", "/users/me")
+
+    def list(self, *, limit: int | None = None) -> Paginator[User]:
+        """Every user (admins)."""
+        return self._client._list(User, "/users", compact(limit=limit))
+
+    def retrieve(self, user_id: str) -> User:
+        """A user by id (admins)."""
+        return self._client._call(User, "GET", f"/users/{user_id}")
+
+    def admin_update(self, user_id: str, **fields: Any) -> User:
+        """Set a user's `role`, `tier`, `rate_limit_per_hour` or `is_disabled` (admins)."""
+        path = f"/users/{user_id}"
+        return self._client._call(User, "PATCH", path, json_body=fields)
 
 
 class ApiKeys(Resource):
@@ -91,3 +122,36 @@ class Workspaces(Resource):
     def members(self, workspace_id: str, *, limit: int | None = None) -> Paginator[Member]:
         path = f"/workspaces/{workspace_id}/members"
         return self._client._list(Member, path, compact(limit=limit))
+
+    def update_member(self, workspace_id: str, user_id: str, role: str) -> Member:
+        path = f"/workspaces/{workspace_id}/members/{user_id}"
+        return self._client._call(Member, "PATCH", path, json_body={"role": role})
+
+    def remove_member(self, workspace_id: str, user_id: str) -> None:
+        self._client._call_none("DELETE", f"/workspaces/{workspace_id}/members/{user_id}")
+
+    def transfer_ownership(self, workspace_id: str, user_id: str) -> Workspace:
+        """Make another member the owner (you become an admin)."""
+        path = f"/workspaces/{workspace_id}/transfer-ownership"
+        return self._client._call(Workspace, "POST", path, json_body={"user_id": user_id})
+
+    def invite(
+        self, workspace_id: str, email: str, *, role: str | None = None
+    ) -> InvitationCreated:
+        """Invite someone by email; the `token` (for `accept_invitation`) is only shown here."""
+        path = f"/workspaces/{workspace_id}/invitations"
+        body = compact(email=email, role=role)
+        return self._client._call(InvitationCreated, "POST", path, json_body=body)
+
+    def invitations(self, workspace_id: str, *, limit: int | None = None) -> Paginator[Invitation]:
+        path = f"/workspaces/{workspace_id}/invitations"
+        return self._client._list(Invitation, path, compact(limit=limit))
+
+    def revoke_invitation(self, workspace_id: str, invitation_id: str) -> None:
+        path = f"/workspaces/{workspace_id}/invitations/{invitation_id}"
+        self._client._call_none("DELETE", path)
+
+    def accept_invitation(self, token: str) -> Workspace:
+        """Join the workspace of an invitation sent to your email address."""
+        body = {"token": token}
+        return self._client._call(Workspace, "POST", "/invitations/accept", json_body=body)

@@ -8,7 +8,15 @@ from typing import Any
 from codexos._core import compact
 from codexos._resource import Resource
 from codexos.pagination import Paginator
-from codexos.types import Install, InstallResult, Listing, Purchase, Review
+from codexos.types import (
+    Install,
+    InstallResult,
+    Listing,
+    ListingVersion,
+    ListingVersionDetail,
+    Purchase,
+    Review,
+)
 
 
 class Marketplace(Resource):
@@ -89,3 +97,63 @@ class Marketplace(Resource):
         path = f"/marketplace/listings/{listing_id}/reviews"
         payload = {"rating": rating, "body": body}
         return self._client._call(Review, "POST", path, json_body=payload)
+
+    def delete_listing(self, listing_id: str) -> None:
+        self._client._call_none("DELETE", f"/marketplace/listings/{listing_id}")
+
+    def create_version(self, listing_id: str, *, changelog: str = "") -> ListingVersion:
+        """Package the resource's current definition as the listing's next version."""
+        path = f"/marketplace/listings/{listing_id}/versions"
+        body = {"changelog": changelog}
+        return self._client._call(ListingVersion, "POST", path, json_body=body)
+
+    def retrieve_version(self, listing_id: str, version: int) -> ListingVersionDetail:
+        """A version; `package` is only shown to the listing's workspace."""
+        path = f"/marketplace/listings/{listing_id}/versions/{version}"
+        return self._client._call(ListingVersionDetail, "GET", path)
+
+    def unlist(self, listing_id: str) -> Listing:
+        """Hide a published listing from search (installs keep working)."""
+        path = f"/marketplace/listings/{listing_id}/unlist"
+        return self._client._call(Listing, "POST", path)
+
+    def relist(self, listing_id: str) -> Listing:
+        path = f"/marketplace/listings/{listing_id}/relist"
+        return self._client._call(Listing, "POST", path)
+
+    def reject(self, listing_id: str, *, reason: str = "") -> Listing:
+        """Send a listing under review back to its author (admins)."""
+        path = f"/marketplace/listings/{listing_id}/reject"
+        return self._client._call(Listing, "POST", path, json_body={"reason": reason})
+
+    def remove(self, listing_id: str, *, reason: str = "") -> Listing:
+        """Take a listing off the marketplace (admins)."""
+        path = f"/marketplace/listings/{listing_id}/remove"
+        return self._client._call(Listing, "POST", path, json_body={"reason": reason})
+
+    def review_queue(self, *, limit: int | None = None) -> Paginator[Listing]:
+        """Listings waiting for moderation (admins)."""
+        return self._client._list(Listing, "/marketplace/review-queue", compact(limit=limit))
+
+    def retrieve_install(self, install_id: str) -> Install:
+        return self._client._call(Install, "GET", f"/marketplace/installs/{install_id}")
+
+    def update_install(self, install_id: str, *, version: int | None = None) -> InstallResult:
+        """Move an install to `version` (default: the latest)."""
+        path = f"/marketplace/installs/{install_id}/update"
+        return self._client._call(InstallResult, "POST", path, json_body=compact(version=version))
+
+    def update_review(
+        self, review_id: str, *, rating: int | None = None, body: str | None = None
+    ) -> Review:
+        path = f"/marketplace/reviews/{review_id}"
+        payload = compact(rating=rating, body=body)
+        return self._client._call(Review, "PATCH", path, json_body=payload)
+
+    def delete_review(self, review_id: str) -> None:
+        self._client._call_none("DELETE", f"/marketplace/reviews/{review_id}")
+
+    def reply_to_review(self, review_id: str, body: str) -> Review:
+        """The listing's author answers a review."""
+        path = f"/marketplace/reviews/{review_id}/reply"
+        return self._client._call(Review, "POST", path, json_body={"body": body})

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 from codexos._core import compact
@@ -11,11 +12,14 @@ from codexos.pagination import Paginator
 from codexos.types import (
     AgentStats,
     Budget,
+    Checkout,
     Earnings,
     Job,
     MetricsSummary,
     OAuthApp,
     OAuthAppWithSecret,
+    OAuthAuthorization,
+    SystemStatus,
     Transaction,
     UsageReport,
     Wallet,
@@ -51,8 +55,24 @@ class Billing(Resource):
         params = compact(period=period, since=since, until=until)
         return self._client._call(Earnings, "GET", "/billing/earnings", params=params)
 
+    def refund(self, transaction_id: str, *, reason: str | None = None) -> Transaction:
+        """Reverse a transaction (admins); the answer is the refund transaction."""
+        path = f"/billing/transactions/{transaction_id}/refund"
+        body = compact(reason=reason)
+        return self._client._call(Transaction, "POST", path, json_body=body)
+
+    def checkout(self, credits: int, success_url: str, cancel_url: str) -> Checkout:
+        """A Stripe Checkout session buying `credits`; send the user to `.url`. Raises
+        `ServiceUnavailableError` (503) when the server has no Stripe configuration."""
+        body = {"credits": credits, "success_url": success_url, "cancel_url": cancel_url}
+        return self._client._call(Checkout, "POST", "/billing/checkout", json_body=body)
+
 
 class Monitoring(Resource):
+    def system(self) -> SystemStatus:
+        """Version, uptime, database/Redis/broker checks, queue and workers (admins)."""
+        return self._client._call(SystemStatus, "GET", "/monitoring/system")
+
     def metrics(self, *, window: str | None = None) -> MetricsSummary:
         params = compact(window=window)
         return self._client._call(MetricsSummary, "GET", "/monitoring/metrics", params=params)
@@ -65,7 +85,7 @@ class Monitoring(Resource):
         params = compact(window=window)
         return self._client._call(UsageReport, "GET", "/monitoring/usage", params=params)
 
-    def budgets(self) -> list[Budget]:
+    def budgets(self) -> builtins.list[Budget]:
         return self._client._call_list(Budget, "GET", "/monitoring/budgets")
 
     def create_budget(
@@ -115,7 +135,7 @@ class OAuthApps(Resource):
         )
         return self._client._call(OAuthAppWithSecret, "POST", "/oauth/apps", json_body=body)
 
-    def list(self) -> list[OAuthApp]:
+    def list(self) -> builtins.list[OAuthApp]:
         return self._client._call_list(OAuthApp, "GET", "/oauth/apps")
 
     def retrieve(self, app_id: str) -> OAuthApp:
@@ -130,3 +150,11 @@ class OAuthApps(Resource):
     def rotate_secret(self, app_id: str) -> OAuthAppWithSecret:
         path = f"/oauth/apps/{app_id}/rotate-secret"
         return self._client._call(OAuthAppWithSecret, "POST", path)
+
+    def authorizations(self) -> builtins.list[OAuthAuthorization]:
+        """The apps you have authorized to act for you."""
+        return self._client._call_list(OAuthAuthorization, "GET", "/oauth/authorizations")
+
+    def revoke_authorization(self, authorization_id: str) -> None:
+        """Withdraw an app's access; its tokens stop working."""
+        self._client._call_none("DELETE", f"/oauth/authorizations/{authorization_id}")

@@ -3,19 +3,26 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterator
 from typing import Any
 
-from codexos._core import compact
+from codexos._core import RequestOptions, compact
 from codexos._resource import Resource
 from codexos.pagination import Paginator
 from codexos.types import (
     Approval,
     Event,
+    Hook,
+    Schedule,
     ValidationResult,
+    WebhookDelivery,
+    WebhookTarget,
+    WebhookTargetCreated,
     Workflow,
     WorkflowRun,
     WorkflowRunDetail,
+    WorkflowVersion,
 )
 
 
@@ -62,6 +69,25 @@ class Workflows(Resource):
         path = f"/workflows/{workflow_id}/runs"
         return self._client._list(WorkflowRun, path, compact(status=status, limit=limit))
 
+    def all_runs(
+        self,
+        *,
+        workflow_id: str | None = None,
+        status: str | None = None,
+        trigger: str | None = None,
+        parent_run_id: str | None = None,
+        limit: int | None = None,
+    ) -> Paginator[WorkflowRun]:
+        """Workflow runs across the workspace, optionally filtered."""
+        params = compact(
+            workflow_id=workflow_id,
+            status=status,
+            trigger=trigger,
+            parent_run_id=parent_run_id,
+            limit=limit,
+        )
+        return self._client._list(WorkflowRun, "/workflow-runs", params)
+
     def retrieve_run(self, run_id: str) -> WorkflowRunDetail:
         """A run with its nodes and approvals."""
         return self._client._call(WorkflowRunDetail, "GET", f"/workflow-runs/{run_id}")
@@ -85,3 +111,94 @@ class Workflows(Resource):
         """A workflow run's events until it ends."""
         params = compact(after_seq=after_seq)
         return self._client._stream("GET", f"/workflow-runs/{run_id}/events", params=params)
+
+    def resume(self, run_id: str) -> WorkflowRun:
+        """Continue a failed run from its failed nodes (finished nodes are not run again)."""
+        return self._client._call(WorkflowRun, "POST", f"/workflow-runs/{run_id}/resume")
+
+    def rerun(self, run_id: str) -> WorkflowRun:
+        """A new run with the same inputs and workflow version (`rerun_of` names this one)."""
+        return self._client._call(WorkflowRun, "POST", f"/workflow-runs/{run_id}/rerun")
+
+    def versions(self, workflow_id: str) -> builtins.list[WorkflowVersion]:
+        path = f"/workflows/{workflow_id}/versions"
+        return self._client._call_list(WorkflowVersion, "GET", path)
+
+    def export(self, workflow_id: str, *, format: str = "json") -> str:
+        """The definition as JSON or YAML text, ready for version control and `import_workflow`."""
+        opts = RequestOptions("GET", f"/workflows/{workflow_id}/export", params={"format": format})
+        return (self._client._request(opts)).text
+
+    def import_workflow(self, document: str | dict[str, Any]) -> Workflow:
+        """Create a workflow from an export: its JSON/YAML text or the parsed document."""
+        if isinstance(document, str):
+            return self._client._call(
+                Workflow,
+                "POST",
+                "/workflows/import",
+                content=document.encode(),
+                headers={"Content-Type": "application/yaml"},
+            )
+        return self._client._call(Workflow, "POST", "/workflows/import", json_body=document)
+
+    # -- triggers: schedules, inbound hooks, outbound webhooks --------------------------------
+
+    def create_schedule(
+        self,
+        workflow_id: str,
+        cron: str,
+        *,
+        timezone: str | None = None,
+        inputs: dict[str, Any] | None = None,
+        enabled: bool | None = None,
+    ) -> Schedule:
+        path = f"/workflows/{workflow_id}/schedules"
+        body = compact(cron=cron, timezone=timezone, inputs=inputs, enabled=enabled)
+        return self._client._call(Schedule, "POST", path, json_body=body)
+
+    def schedules(self, workflow_id: str, *, limit: int | None = None) -> Paginator[Schedule]:
+        path = f"/workflows/{workflow_id}/schedules"
+        return self._client._list(Schedule, path, compact(limit=limit))
+
+    def retrieve_schedule(self, workflow_id: str, schedule_id: str) -> Schedule:
+        path = f"/workflows/{workflow_id}/schedules/{schedule_id}"
+        return self._client._call(Schedule, "GET", path)
+
+    def update_schedule(self, workflow_id: str, schedule_id: str, **fields: Any) -> Schedule:
+        path = f"/workflows/{workflow_id}/schedules/{schedule_id}"
+        return self._client._call(Schedule, "PATCH", path, json_body=fields)
+
+    def delete_schedule(self, workflow_id: str, schedule_id: str) -> None:
+        self._client._call_none("DELETE", f"/workflows/{workflow_id}/schedules/{schedule_id}")
+
+    def create_hook(self, workflow_id: str) -> Hook:
+        """An inbound hook; its `url` and signing `secret` are only in this response."""
+        return self._client._call(Hook, "POST", f"/workflows/{workflow_id}/hooks")
+
+    def hooks(self, workflow_id: str, *, limit: int | None = None) -> Paginator[Hook]:
+        path = f"/workflows/{workflow_id}/hooks"
+        return self._client._list(Hook, path, compact(limit=limit))
+
+    def delete_hook(self, workflow_id: str, hook_id: str) -> None:
+        self._client._call_none("DELETE", f"/workflows/{workflow_id}/hooks/{hook_id}")
+
+    def create_webhook(
+        self, workflow_id: str, url: str, *, events: builtins.list[str] | None = None
+    ) -> WebhookTargetCreated:
+        """Notify `url` when a run ends; the signing `secret` is only in this response."""
+        path = f"/workflows/{workflow_id}/webhooks"
+        body = compact(url=url, events=events)
+        return self._client._call(WebhookTargetCreated, "POST", path, json_body=body)
+
+    def webhooks(self, workflow_id: str) -> builtins.list[WebhookTarget]:
+        path = f"/workflows/{workflow_id}/webhooks"
+        return self._client._call_list(WebhookTarget, "GET", path)
+
+    def webhook_deliveries(
+        self, workflow_id: str, *, run_id: str | None = None, limit: int | None = None
+    ) -> Paginator[WebhookDelivery]:
+        path = f"/workflows/{workflow_id}/webhooks/deliveries"
+        return self._client._list(WebhookDelivery, path, compact(run_id=run_id, limit=limit))
+
+    def delete_webhook(self, workflow_id: str, target_id: str) -> None:
+        self._client._call_none("DELETE", f"/workflows/{workflow_id}/webhooks/{target_id}")
