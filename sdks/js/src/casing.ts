@@ -25,6 +25,7 @@ export const OPAQUE_KEYS: ReadonlySet<string> = new Set([
   "headers",
   "reference",
   "requirements",
+  "package",
   "snapshot",
   "arguments",
   "by_status",

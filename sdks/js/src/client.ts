@@ -6,6 +6,7 @@ import { Agents, Conversations, Runs } from "./resources/agents.js";
 import { Billing, Marketplace } from "./resources/commerce.js";
 import { ApiKeys, Auth, Users, Workspaces } from "./resources/identity.js";
 import { KnowledgeBases } from "./resources/knowledge.js";
+import { Models, Providers, Tools } from "./resources/models.js";
 import { Jobs, Monitoring, OAuthApps } from "./resources/platform.js";
 import { Workflows } from "./resources/workflows.js";
 
@@ -47,6 +48,9 @@ export class CodexOS {
   readonly monitoring: Monitoring;
   readonly jobs: Jobs;
   readonly oauthApps: OAuthApps;
+  readonly models: Models;
+  readonly providers: Providers;
+  readonly tools: Tools;
   readonly realtime: Realtime;
   /** @internal */
   readonly core: Core;
@@ -77,6 +81,9 @@ export class CodexOS {
     this.monitoring = new Monitoring(this.core);
     this.jobs = new Jobs(this.core);
     this.oauthApps = new OAuthApps(this.core);
+    this.models = new Models(this.core);
+    this.providers = new Providers(this.core);
+    this.tools = new Tools(this.core);
     this.realtime = new Realtime(this.core, options.WebSocket);
   }
 

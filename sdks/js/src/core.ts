@@ -20,6 +20,8 @@ export interface RequestOptions {
   body?: unknown;
   /** A multipart body, sent as is. */
   form?: FormData;
+  /** A text body sent exactly as given (set its `Content-Type` in `headers`). */
+  content?: string;
   /** Send an `Idempotency-Key` (generated once, reused across retries) unless one is given. */
   idempotent?: boolean;
   idempotencyKey?: string;
@@ -128,6 +130,7 @@ export class Core {
     Object.assign(headers, opts.headers);
     let body: string | FormData | undefined;
     if (opts.form) body = opts.form;
+    else if (opts.content !== undefined) body = opts.content;
     else if (opts.body !== undefined) {
       body = JSON.stringify(snakeKeys(opts.body));
       headers["Content-Type"] = "application/json";

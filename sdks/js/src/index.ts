@@ -7,5 +7,21 @@ export { RealtimeConnection, type ChatFrame, type WebSocketConstructor, type Web
 export { OPAQUE_KEYS } from "./casing.js";
 export { normalizeBaseUrl, type RequestOptions } from "./core.js";
 export type { DocumentUpload, KnowledgeBaseCreate } from "./resources/knowledge.js";
-export type { ListingCreate } from "./resources/commerce.js";
-export type { ValidateResult } from "./resources/workflows.js";
+export type { ListingCreate, ListingVersion } from "./resources/commerce.js";
+export type {
+  CustomTool,
+  CustomToolCreate,
+  ModelInfo,
+  Provider,
+  ProviderCreate,
+  ProviderUpdate,
+  ToolInfo,
+} from "./resources/models.js";
+export type {
+  ValidateResult,
+  Webhook,
+  WebhookDelivery,
+  WebhookEvent,
+  WorkflowHook,
+  WorkflowVersion,
+} from "./resources/workflows.js";

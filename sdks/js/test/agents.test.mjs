@@ -3,14 +3,14 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 
 import { CodexOS, NotFoundError, Paginator } from "../dist/esm/index.js";
-import { PASSWORD, makeAccount, startServer } from "./helpers.mjs";
+import { PASSWORD, makeAccount, sharedServer } from "./helpers.mjs";
 
 let server;
 let account;
 let client;
 
 before(async () => {
-  server = await startServer();
+  server = await sharedServer();
   account = await makeAccount(server);
   client = account.client;
 });

@@ -30,6 +30,11 @@ test("keys are re-cased both ways; free-form values are not", () => {
     details: [{ field_name: 1 }],
   });
   assert.ok(OPAQUE_KEYS.has("variables") && OPAQUE_KEYS.has("metadata"));
+  // a marketplace version's package is the agent or workflow as exported: kept as is
+  assert.deepEqual(camelKeys({ created_at: "t", package: { max_steps: 3, spec: { x_y: 1 } } }), {
+    createdAt: "t",
+    package: { max_steps: 3, spec: { x_y: 1 } },
+  });
 });
 
 test("base URLs with or without /api/v1", () => {

@@ -6,14 +6,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 
-import { REPO_DIR, SDK_DIR, makeAccount, startServer } from "./helpers.mjs";
+import { REPO_DIR, SDK_DIR, makeAccount, sharedServer } from "./helpers.mjs";
 
 let server;
 let account;
 let dir;
 
 before(async () => {
-  server = await startServer();
+  server = await sharedServer();
   account = await makeAccount(server);
   // A project that has installed @codexos/sdk (this package, linked) holding the example.
   dir = mkdtempSync(join(tmpdir(), "codexos-example-"));

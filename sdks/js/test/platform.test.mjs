@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 
 import { APIError, CodexOS, ConflictError, NotFoundError, ValidationError } from "../dist/esm/index.js";
-import { makeAccount, startServer } from "./helpers.mjs";
+import { makeAccount, sharedServer } from "./helpers.mjs";
 
 let server;
 let account;
@@ -12,7 +12,7 @@ let admin;
 let client;
 
 before(async () => {
-  server = await startServer();
+  server = await sharedServer();
   account = await makeAccount(server);
   admin = await makeAccount(server, { admin: true });
   client = account.client;

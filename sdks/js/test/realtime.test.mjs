@@ -5,13 +5,13 @@ import { after, before, test } from "node:test";
 import WebSocket from "ws";
 
 import { AuthenticationError, CodexOS, NotFoundError } from "../dist/esm/index.js";
-import { makeAccount, startServer } from "./helpers.mjs";
+import { makeAccount, sharedServer } from "./helpers.mjs";
 
 let server;
 let account;
 
 before(async () => {
-  server = await startServer();
+  server = await sharedServer();
   account = await makeAccount(server);
 });
 

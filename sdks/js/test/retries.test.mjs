@@ -16,13 +16,13 @@ import {
   RateLimitError,
   ValidationError,
 } from "../dist/esm/index.js";
-import { PASSWORD, makeAccount, startServer } from "./helpers.mjs";
+import { PASSWORD, makeAccount, sharedServer } from "./helpers.mjs";
 
 let server;
 let account;
 
 before(async () => {
-  server = await startServer({ CODEXOS_LOGIN_LIMIT_PER_IP: "2 per 3 seconds" });
+  server = await sharedServer("rate-limited"); // a tiny login rate limit: 2 per 3 seconds
   account = await makeAccount(server);
 });
 

@@ -17,6 +17,16 @@ export interface ListingCreate {
   changelog?: string;
 }
 
+export interface ListingVersion {
+  version: number;
+  changelog: string;
+  createdAt: string;
+  /** What installing it needs and creates. */
+  requirements: JSONObject;
+  /** `version()` only: the full package, for the listing's own workspace (else null). */
+  package?: JSONObject | null;
+}
+
 export class Marketplace extends Resource {
   /** Search published listings. */
   listings(
@@ -61,6 +71,36 @@ export class Marketplace extends Resource {
     return this.post(`/marketplace/listings/${enc(listingId)}/reject`, params);
   }
 
+  /** Admin: take a listing off the marketplace, with a reason (existing installs keep working). */
+  remove(listingId: string, params: { reason: string }): Promise<Listing> {
+    return this.post(`/marketplace/listings/${enc(listingId)}/remove`, params);
+  }
+
+  /** Admin: listings waiting for review. */
+  reviewQueue(params: ListParams = {}): Paginator<Listing> {
+    return this.paginate("/marketplace/review-queue", params);
+  }
+
+  /** Hide a published listing from search (still installable by id). */
+  unlist(listingId: string): Promise<Listing> {
+    return this.post(`/marketplace/listings/${enc(listingId)}/unlist`);
+  }
+
+  /** Put an unlisted listing back in search. */
+  relist(listingId: string): Promise<Listing> {
+    return this.post(`/marketplace/listings/${enc(listingId)}/relist`);
+  }
+
+  /** Publish a new version from the listing's agent or workflow as it is now. */
+  createVersion(listingId: string, params: { changelog?: string } = {}): Promise<ListingVersion> {
+    return this.post(`/marketplace/listings/${enc(listingId)}/versions`, params);
+  }
+
+  /** A version's requirements, and its package for the listing's own workspace. */
+  version(listingId: string, version: number): Promise<ListingVersion> {
+    return this.get(`/marketplace/listings/${enc(listingId)}/versions/${enc(String(version))}`);
+  }
+
   /** Pay for a paid listing; sends an `Idempotency-Key` so a retry never charges twice. */
   purchase(listingId: string, options: { idempotencyKey?: string } = {}): Promise<JSONObject> {
     return this.core.request<JSONObject>("POST", `/marketplace/listings/${enc(listingId)}/purchase`, {
@@ -82,12 +122,39 @@ export class Marketplace extends Resource {
     return this.paginate("/marketplace/installs", params);
   }
 
+  retrieveInstall(installId: string): Promise<JSONObject> {
+    return this.get(`/marketplace/installs/${enc(installId)}`);
+  }
+
+  /**
+   * Move an install to another version (default: the latest). Settings you changed since
+   * installing are kept and listed in `kept`.
+   */
+  updateInstall(installId: string, params: { version?: number | null } = {}): Promise<JSONObject> {
+    return this.post(`/marketplace/installs/${enc(installId)}/update`, params);
+  }
+
   reviews(listingId: string, params: ListParams = {}): Paginator<JSONObject> {
     return this.paginate(`/marketplace/listings/${enc(listingId)}/reviews`, params);
   }
 
   review(listingId: string, params: { rating: number; body?: string }): Promise<JSONObject> {
     return this.post(`/marketplace/listings/${enc(listingId)}/reviews`, params);
+  }
+
+  /** Edit your review. */
+  updateReview(reviewId: string, params: { rating?: number; body?: string }): Promise<JSONObject> {
+    return this.patch(`/marketplace/reviews/${enc(reviewId)}`, params);
+  }
+
+  /** Delete your review. */
+  deleteReview(reviewId: string): Promise<void> {
+    return this.del(`/marketplace/reviews/${enc(reviewId)}`);
+  }
+
+  /** The listing's creator replies to a review (once). */
+  replyToReview(reviewId: string, params: { body: string }): Promise<JSONObject> {
+    return this.post(`/marketplace/reviews/${enc(reviewId)}/reply`, params);
   }
 }
 

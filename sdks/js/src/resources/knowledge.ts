@@ -49,6 +49,11 @@ export class KnowledgeBases extends Resource {
     return this.patch(`/knowledge-bases/${enc(kbId)}`, params);
   }
 
+  /** Re-index every document, optionally with a new embedding model. */
+  reindex(kbId: string, params: { embedding?: KnowledgeBaseCreate["embedding"] | null } = {}): Promise<KnowledgeBase> {
+    return this.post(`/knowledge-bases/${enc(kbId)}/reindex`, params);
+  }
+
   delete(kbId: string): Promise<void> {
     return this.del(`/knowledge-bases/${enc(kbId)}`);
   }

@@ -10,6 +10,48 @@ export interface ValidateResult {
   problems: JSONObject[];
 }
 
+export interface WorkflowVersion {
+  version: number;
+  name: string;
+  spec: JSONObject;
+  createdAt: string;
+}
+
+export interface WorkflowHook {
+  id: string;
+  workflowId: string;
+  enabled: boolean;
+  /** Shown once, at creation: POST signed JSON here to start a run. */
+  url: string | null;
+  /** Shown once, at creation: sign requests with it. */
+  secret: string | null;
+  createdAt: string;
+}
+
+export type WebhookEvent = "run.succeeded" | "run.failed" | "run.cancelled";
+
+export interface Webhook {
+  id: string;
+  url: string;
+  events: string[];
+  createdAt: string | null;
+  /** Shown once, at creation: verify deliveries' `X-CodexOS-Signature` with it. */
+  secret?: string;
+}
+
+export interface WebhookDelivery {
+  id: string;
+  runId: string;
+  url: string;
+  event: string;
+  attempt: number;
+  statusCode: number | null;
+  error: string | null;
+  durationMs: number | null;
+  delivered: boolean;
+  createdAt: string;
+}
+
 export class Workflows extends Resource {
   /** `spec` is sent exactly as given (its keys are not re-cased). */
   create(params: { name: string; description?: string | null; spec: JSONObject }): Promise<Workflow> {
@@ -37,8 +79,32 @@ export class Workflows extends Resource {
     return this.post("/workflows/validate", params);
   }
 
-  versions(workflowId: string): Promise<JSONObject[]> {
+  /** A workflow's versions, newest first. */
+  versions(workflowId: string): Promise<WorkflowVersion[]> {
     return this.get(`/workflows/${enc(workflowId)}/versions`);
+  }
+
+  /** The workflow's export as text (JSON by default, or YAML), exactly as the server wrote it. */
+  async export(workflowId: string, params: { format?: "json" | "yaml" } = {}): Promise<string> {
+    const response = await this.core.send("GET", `/workflows/${enc(workflowId)}/export`, {
+      query: { format: params.format },
+      headers: { Accept: params.format === "yaml" ? "application/yaml" : "application/json" },
+      raw: true,
+    });
+    return response.text();
+  }
+
+  /**
+   * Create a workflow from an export: the text `export()` returned (JSON or YAML), or a parsed
+   * JSON export (sent as written, its keys not re-cased).
+   */
+  import(data: string | JSONObject, params: { format?: "json" | "yaml" } = {}): Promise<Workflow> {
+    const content = typeof data === "string" ? data : JSON.stringify(data);
+    const yaml = params.format ? params.format === "yaml" : typeof data === "string" && !/^\s*[{[]/.test(data);
+    return this.core.request<Workflow>("POST", "/workflows/import", {
+      content,
+      headers: { "Content-Type": yaml ? "application/yaml" : "application/json" },
+    });
   }
 
   /** Start a run; sends an `Idempotency-Key` so a retry never starts two runs. */
@@ -111,5 +177,36 @@ export class Workflows extends Resource {
 
   deleteSchedule(workflowId: string, scheduleId: string): Promise<void> {
     return this.del(`/workflows/${enc(workflowId)}/schedules/${enc(scheduleId)}`);
+  }
+
+  /** An inbound webhook that starts a run; the answer's `url` and `secret` are shown only now. */
+  createHook(workflowId: string): Promise<WorkflowHook> {
+    return this.post(`/workflows/${enc(workflowId)}/hooks`);
+  }
+
+  hooks(workflowId: string, params: ListParams = {}): Paginator<WorkflowHook> {
+    return this.paginate(`/workflows/${enc(workflowId)}/hooks`, params);
+  }
+
+  deleteHook(workflowId: string, hookId: string): Promise<void> {
+    return this.del(`/workflows/${enc(workflowId)}/hooks/${enc(hookId)}`);
+  }
+
+  /** An outbound webhook: run outcomes are POSTed (signed) to `url`; `secret` is shown only now. */
+  createWebhook(workflowId: string, params: { url: string; events?: WebhookEvent[] }): Promise<Webhook> {
+    return this.post(`/workflows/${enc(workflowId)}/webhooks`, params);
+  }
+
+  webhooks(workflowId: string): Promise<Webhook[]> {
+    return this.get(`/workflows/${enc(workflowId)}/webhooks`);
+  }
+
+  /** Delivery attempts of the workflow's outbound webhooks, optionally of one run. */
+  webhookDeliveries(workflowId: string, params: ListParams & { runId?: string } = {}): Paginator<WebhookDelivery> {
+    return this.paginate(`/workflows/${enc(workflowId)}/webhooks/deliveries`, params);
+  }
+
+  deleteWebhook(workflowId: string, webhookId: string): Promise<void> {
+    return this.del(`/workflows/${enc(workflowId)}/webhooks/${enc(webhookId)}`);
   }
 }
