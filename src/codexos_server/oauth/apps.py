@@ -6,6 +6,7 @@ import builtins
 import secrets
 
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from codexos_server.auth.principal import Principal
 from codexos_server.auth.tokens import sha256_hex
@@ -68,15 +69,17 @@ class AppService:
             await session.flush()
             return AppWithSecret(**app_out(row).model_dump(), client_secret=secret)
 
-    async def _own(self, session: object, actor: Principal, app_id: str) -> OAuthClient:
-        row = await session.scalar(  # type: ignore[attr-defined]
+    @staticmethod
+    async def _own(session: AsyncSession, actor: Principal, app_id: str) -> OAuthClient:
+        """An app the actor registered. Raises: NotFound."""
+        row = await session.scalar(
             select(OAuthClient).where(
                 OAuthClient.id == app_id, OAuthClient.owner_id == actor.user_id
             )
         )
         if row is None:
             raise NotFound("app", app_id)
-        return row  # type: ignore[no-any-return]
+        return row
 
     async def list(self, actor: Principal) -> builtins.list[AppOut]:
         async with self.db.read() as session:
