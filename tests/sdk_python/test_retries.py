@@ -98,6 +98,29 @@ def test_dropped_execute_is_retried_once_with_the_same_key(
         proxy.close()
 
 
+def test_a_create_lost_on_the_way_back_is_not_repeated(
+    server: LiveServer, account: SdkAccount
+) -> None:
+    """A POST without an Idempotency-Key may have been applied: the SDK reports the lost
+    connection instead of sending it again (no duplicate agent)."""
+    port = int(server.base_url.rsplit(":", 1)[1])
+    proxy = DroppingProxy(port, b"POST /api/v1/agents HTTP")
+    try:
+        with (
+            CodexOS(
+                api_key=account.api_key, base_url=f"http://127.0.0.1:{proxy.port}", max_retries=2
+            ) as flaky,
+            pytest.raises(APIConnectionError),
+        ):
+            flaky.agents.create(name="Lost response", model=scripted("x"))
+        with CodexOS(api_key=account.api_key, base_url=server.base_url) as direct:
+            names = [a.name for a in direct.agents.list()]
+        assert names.count("Lost response") == 1
+        assert proxy.dropped == 1
+    finally:
+        proxy.close()
+
+
 def test_errors_map_to_classes(server: LiveServer, client: CodexOS, account: SdkAccount) -> None:
     stranger = CodexOS(api_key="cxo_not_a_real_key", base_url=server.base_url)
     with stranger, pytest.raises(AuthenticationError) as auth:

@@ -78,9 +78,15 @@ export function retryDelay(attempt: number, retryAfter: number | null): number {
   return base * (1 - 0.25 * Math.random()) * 1000;
 }
 
-function shouldRetry(error: unknown): boolean {
-  if (error instanceof APIConnectionError) return true;
+/**
+ * A 429 was not processed: always retried. A lost connection or a 5xx may come after the
+ * server applied the request, so those are retried only when repeating it is safe: any
+ * method but POST, or a POST carrying an Idempotency-Key (the server replays the first result).
+ */
+function shouldRetry(error: unknown, safe: boolean): boolean {
   if (error instanceof RateLimitError) return true;
+  if (!safe) return false;
+  if (error instanceof APIConnectionError) return true;
   return error instanceof APIError && error.status >= 500;
 }
 
@@ -136,6 +142,7 @@ export class Core {
       headers["Content-Type"] = "application/json";
     }
     const url = this.url(path, opts.query);
+    const safe = method.toUpperCase() !== "POST" || "Idempotency-Key" in headers;
     let refreshed = false;
     for (let attempt = 0; ; attempt++) {
       try {
@@ -149,7 +156,7 @@ export class Core {
           attempt--;
           continue;
         }
-        if (attempt >= maxRetries || !shouldRetry(error) || opts.signal?.aborted) throw error;
+        if (attempt >= maxRetries || !shouldRetry(error, safe) || opts.signal?.aborted) throw error;
         await sleep(retryDelay(attempt, error instanceof RateLimitError ? error.retryAfter : null));
       }
     }

@@ -25,6 +25,7 @@ from codexos._core import (
     new_idempotency_key,
     parse,
     should_retry,
+    should_retry_transport,
 )
 from codexos.pagination import AsyncPaginator, Paginator
 from codexos.realtime import Realtime
@@ -109,7 +110,7 @@ class CodexOS(BaseClient):
             try:
                 response = self._http.send(request, stream=stream)
             except httpx.TransportError as exc:
-                if attempt >= self.max_retries:
+                if attempt >= self.max_retries or not should_retry_transport(exc, opts):
                     raise self._transport_error(exc, request) from exc
                 time.sleep(backoff_delay(attempt, None))
                 attempt += 1
@@ -123,7 +124,7 @@ class CodexOS(BaseClient):
                 refreshed = True
                 self._refresh()
                 continue
-            if should_retry(response) and attempt < self.max_retries:
+            if should_retry(response, opts) and attempt < self.max_retries:
                 time.sleep(backoff_delay(attempt, response))
                 attempt += 1
                 continue
@@ -240,7 +241,7 @@ class AsyncCodexOS(BaseClient):
             try:
                 response = await self._http.send(request, stream=stream)
             except httpx.TransportError as exc:
-                if attempt >= self.max_retries:
+                if attempt >= self.max_retries or not should_retry_transport(exc, opts):
                     raise self._transport_error(exc, request) from exc
                 await asyncio.sleep(backoff_delay(attempt, None))
                 attempt += 1
@@ -254,7 +255,7 @@ class AsyncCodexOS(BaseClient):
                 refreshed = True
                 await self._refresh()
                 continue
-            if should_retry(response) and attempt < self.max_retries:
+            if should_retry(response, opts) and attempt < self.max_retries:
                 await asyncio.sleep(backoff_delay(attempt, response))
                 attempt += 1
                 continue

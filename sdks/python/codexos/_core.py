@@ -50,8 +50,24 @@ def backoff_delay(attempt: int, response: httpx.Response | None) -> float:
     return min(0.5 * 2.0**attempt, MAX_BACKOFF) * (0.75 + random.random() * 0.25)
 
 
-def should_retry(response: httpx.Response) -> bool:
-    return response.status_code in RETRY_STATUSES
+def retry_safe(opts: RequestOptions) -> bool:
+    """Whether sending the request again cannot apply it twice: any method but POST, or a POST
+    that carries an Idempotency-Key (the server answers a repeat with the first result)."""
+    return opts.method.upper() != "POST" or bool(opts.idempotency_key)
+
+
+def should_retry(response: httpx.Response, opts: RequestOptions) -> bool:
+    """429 was not processed: always retried. Other retryable statuses (a 5xx may come after
+    the work was done) only when `retry_safe`."""
+    if response.status_code == 429:
+        return True
+    return response.status_code in RETRY_STATUSES and retry_safe(opts)
+
+
+def should_retry_transport(exc: httpx.TransportError, opts: RequestOptions) -> bool:
+    """A connection that never opened sent nothing; a request lost on the way back may have
+    been applied, so it is repeated only when `retry_safe`."""
+    return isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout) or retry_safe(opts)
 
 
 @dataclass
