@@ -40,7 +40,8 @@ class Live:
         return await register(self.http)
 
     def connect(self, **kwargs: Any) -> Any:
-        return connect(self.ws_url, open_timeout=10, **kwargs)
+        # Generous: on a loaded 2-CPU CI machine a handshake once took over 10 s.
+        return connect(self.ws_url, open_timeout=30, **kwargs)
 
     async def authed(
         self, account: Account, workspace_id: str | None = None, **kwargs: Any
