@@ -80,6 +80,19 @@ def page_offset(params: PageParams) -> int:
     return int(offset)
 
 
+async def _offset_page(
+    session: AsyncSession, stmt: Select[Any], params: PageParams, actor: Principal
+) -> Page[ListingOut]:
+    """One page of an ordered listing query; the cursor is the next page's offset."""
+    offset = page_offset(params)
+    rows = (await session.scalars(stmt.offset(offset).limit(params.limit + 1))).all()
+    more = len(rows) > params.limit
+    return Page(
+        items=[listing_out(row, actor) for row in rows[: params.limit]],
+        next_cursor=encode_cursor(offset + params.limit, "") if more else None,
+    )
+
+
 class DiscoveryService:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -109,19 +122,13 @@ class DiscoveryService:
             )
         if creator is not None:
             stmt = stmt.where(Listing.workspace_id == creator)
-        offset = page_offset(params)
         async with self.db.read() as session:
             if q:
                 narrowed = _text_filter(stmt, session.get_bind().dialect.name, q)
                 if narrowed is None:
                     return Page(items=[])
                 stmt = narrowed
-            stmt = self._ordered(stmt, sort)
-            rows = (await session.scalars(stmt.offset(offset).limit(params.limit + 1))).all()
-        more = len(rows) > params.limit
-        items = [listing_out(row, actor) for row in rows[: params.limit]]
-        cursor = encode_cursor(offset + params.limit, "") if more else None
-        return Page(items=items, next_cursor=cursor)
+            return await _offset_page(session, self._ordered(stmt, sort), params, actor)
 
     @staticmethod
     def _ordered(stmt: Select[Any], sort: ListingSort) -> Select[Any]:
@@ -149,42 +156,24 @@ class DiscoveryService:
     async def mine(self, actor: Principal, params: PageParams) -> Page[ListingOut]:
         """The workspace's own listings in every status, newest first."""
         actor.require(Action.READ)
-        offset = page_offset(params)
-        async with self.db.read() as session:
-            rows = (
-                await session.scalars(
-                    select(Listing)
-                    .where(Listing.workspace_id == actor.workspace_id)
-                    .order_by(Listing.created_at.desc(), Listing.id.desc())
-                    .offset(offset)
-                    .limit(params.limit + 1)
-                )
-            ).all()
-        more = len(rows) > params.limit
-        return Page(
-            items=[listing_out(row, actor) for row in rows[: params.limit]],
-            next_cursor=encode_cursor(offset + params.limit, "") if more else None,
+        stmt = (
+            select(Listing)
+            .where(Listing.workspace_id == actor.workspace_id)
+            .order_by(Listing.created_at.desc(), Listing.id.desc())
         )
+        async with self.db.read() as session:
+            return await _offset_page(session, stmt, params, actor)
 
     async def pending(self, actor: Principal, params: PageParams) -> Page[ListingOut]:
         """Admins: listings waiting for review, oldest first."""
         actor.require_admin()
-        offset = page_offset(params)
-        async with self.db.read() as session:
-            rows = (
-                await session.scalars(
-                    select(Listing)
-                    .where(Listing.status == ListingStatus.PENDING_REVIEW.value)
-                    .order_by(Listing.updated_at, Listing.id)
-                    .offset(offset)
-                    .limit(params.limit + 1)
-                )
-            ).all()
-        more = len(rows) > params.limit
-        return Page(
-            items=[listing_out(row, actor) for row in rows[: params.limit]],
-            next_cursor=encode_cursor(offset + params.limit, "") if more else None,
+        stmt = (
+            select(Listing)
+            .where(Listing.status == ListingStatus.PENDING_REVIEW.value)
+            .order_by(Listing.updated_at, Listing.id)
         )
+        async with self.db.read() as session:
+            return await _offset_page(session, stmt, params, actor)
 
     async def detail(self, actor: Principal, listing_id: str) -> ListingDetail:
         """The listing with its versions, ratings breakdown, recent reviews and what the
